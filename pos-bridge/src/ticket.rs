@@ -1,0 +1,235 @@
+//! A counter ticket as the POS registers publish it, and its checks.
+//!
+//! The payload is the registers' own JSON (one object per ticket). Quantities
+//! arrive as JSON numbers (a weight like `4.276`); they are read through
+//! their decimal text so no binary rounding creeps in. Each line's amount
+//! including VAT is rounded half up to the cent, as the register prints it,
+//! and the payments must add up to the sum of those amounts.
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Version of the ticket payload this code reads. Payloads without a `v`
+/// field are version 1 (the registers in service today).
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// One counter sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Payload version (absent means 1).
+    #[serde(default = "default_version")]
+    pub v: u32,
+    /// Ticket number, unique across registers: the dedup key.
+    pub ticket: String,
+    /// Register that sold it, e.g. `CAISSE-2`.
+    pub register: String,
+    /// Operator initials.
+    #[serde(default)]
+    pub operator: String,
+    /// Time of sale, UTC.
+    pub at: Timestamp,
+    /// ERP customer code.
+    pub customer: String,
+    /// Lines sold.
+    pub lines: Vec<TicketLine>,
+    /// Payments received.
+    pub payments: Vec<TicketPayment>,
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+/// One line of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketLine {
+    /// Article code (the ERP's, shared with the shop's SKU).
+    pub sku: String,
+    /// Designation as printed.
+    pub label: String,
+    /// Quantity or weight.
+    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    pub qty: Decimal,
+    /// Unit price excluding VAT.
+    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    pub unit_price_ht: Decimal,
+    /// VAT rate in percent.
+    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    pub vat_rate: Decimal,
+}
+
+/// One payment on a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketPayment {
+    /// `CB`, `especes`, `cheque`, `compte`...
+    pub method: String,
+    /// Amount paid.
+    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    pub amount: Decimal,
+}
+
+/// Reads a decimal from a JSON string (`"9.85"`) or number (`4.276`) through
+/// its text, never through a float computation.
+fn decimal_from_number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let text = match &value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        other => return Err(serde::de::Error::custom(format!("expected a number, found {other}"))),
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| serde::de::Error::custom(format!("expected a decimal number, found {text:?}")))
+}
+
+/// What is wrong with a ticket, naming the ticket and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// The payload is not a ticket at all.
+    #[error("ticket payload is not valid: {0}")]
+    Malformed(String),
+    /// A newer payload version than this code reads.
+    #[error("ticket {ticket}: field v: expected version {PAYLOAD_VERSION}, found {found}")]
+    Version { ticket: String, found: u32 },
+    /// A field has a value that cannot be right.
+    #[error("ticket {ticket}: field {field}: expected {expected}, found {found}")]
+    Field { ticket: String, field: String, expected: String, found: String },
+}
+
+impl Ticket {
+    /// Parses and checks a payload as published by a register.
+    pub fn parse(payload: &[u8]) -> Result<Ticket, TicketError> {
+        let ticket: Ticket =
+            serde_json::from_slice(payload).map_err(|e| TicketError::Malformed(e.to_string()))?;
+        ticket.check()?;
+        Ok(ticket)
+    }
+
+    /// Amount including VAT of one line, rounded half up to the cent.
+    pub fn line_ttc(line: &TicketLine) -> Decimal {
+        let rate = Decimal::ONE + line.vat_rate / Decimal::ONE_HUNDRED;
+        round_cents(line.qty * line.unit_price_ht * rate)
+    }
+
+    /// Amount excluding VAT of one line, rounded half up to the cent.
+    pub fn line_ht(line: &TicketLine) -> Decimal {
+        round_cents(line.qty * line.unit_price_ht)
+    }
+
+    /// Sum of the lines including VAT.
+    pub fn total_ttc(&self) -> Decimal {
+        self.lines.iter().map(Ticket::line_ttc).sum()
+    }
+
+    /// Sum of the payments.
+    pub fn total_paid(&self) -> Decimal {
+        self.payments.iter().map(|p| p.amount).sum()
+    }
+
+    fn field_error(&self, field: String, expected: &str, found: String) -> TicketError {
+        TicketError::Field {
+            ticket: self.ticket.clone(),
+            field,
+            expected: expected.to_string(),
+            found,
+        }
+    }
+
+    /// Checks what the ERP will rely on.
+    pub fn check(&self) -> Result<(), TicketError> {
+        if self.v != PAYLOAD_VERSION {
+            return Err(TicketError::Version { ticket: self.ticket.clone(), found: self.v });
+        }
+        let required = [("ticket", &self.ticket), ("register", &self.register)];
+        for (field, value) in required.into_iter().chain([("customer", &self.customer)]) {
+            if value.trim().is_empty() {
+                return Err(self.field_error(field.into(), "a value", "nothing".into()));
+            }
+        }
+        if self.lines.is_empty() {
+            return Err(self.field_error("lines".into(), "at least one line", "none".into()));
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            self.check_line(i, line)?;
+        }
+        if self.total_paid() != self.total_ttc() {
+            return Err(self.field_error(
+                "payments".into(),
+                &format!("a sum of {} (the lines incl. VAT)", self.total_ttc()),
+                self.total_paid().to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_line(&self, index: usize, line: &TicketLine) -> Result<(), TicketError> {
+        let at = |name: &str| format!("lines[{index}].{name}");
+        if line.sku.trim().is_empty() {
+            return Err(self.field_error(at("sku"), "an article code", "nothing".into()));
+        }
+        if line.qty.is_zero() {
+            return Err(self.field_error(at("qty"), "a non-zero quantity", "0".into()));
+        }
+        if line.unit_price_ht.is_sign_negative() {
+            let found = line.unit_price_ht.to_string();
+            return Err(self.field_error(at("unit_price_ht"), "a price of 0 or more", found));
+        }
+        if line.vat_rate.is_sign_negative() || line.vat_rate > Decimal::ONE_HUNDRED {
+            let found = line.vat_rate.to_string();
+            return Err(self.field_error(at("vat_rate"), "a rate between 0 and 100", found));
+        }
+        Ok(())
+    }
+}
+
+/// Rounds half up (away from zero) to the cent, as registers and ERPs do.
+pub fn round_cents(value: Decimal) -> Decimal {
+    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    const SAMPLE: &str = r#"{"ticket": "T261202-2-00002", "register": "CAISSE-2",
+        "operator": "SLA", "at": "2026-12-02T03:38:07Z", "customer": "C004329",
+        "lines": [{"sku": "VO-POUL-FERM-PC", "label": "Poulet fermier", "qty": 5,
+                   "unit_price_ht": "9.85", "vat_rate": "5.5"},
+                  {"sku": "VI-BOEUF-ENTR-KG", "label": "Entrecôte", "qty": 4.276,
+                   "unit_price_ht": "28.90", "vat_rate": "5.5"}],
+        "payments": [{"method": "compte", "amount": "182.33"}]}"#;
+
+    #[test]
+    fn a_sample_ticket_reads_with_exact_weights() {
+        let ticket = Ticket::parse(SAMPLE.as_bytes()).expect("valid ticket");
+        assert_eq!(ticket.lines[1].qty, dec!(4.276));
+        assert_eq!(ticket.total_ttc(), dec!(182.33));
+        assert_eq!(ticket.v, 1);
+    }
+
+    #[test]
+    fn a_ticket_with_a_bad_amount_names_the_ticket_and_field() {
+        let bad = SAMPLE.replace("182.33", "182.30");
+        let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("T261202-2-00002") && text.contains("payments"), "{text}");
+        assert!(text.contains("182.33") && text.contains("182.30"), "{text}");
+    }
+
+    #[test]
+    fn a_price_written_as_words_is_refused_with_the_value() {
+        let bad = SAMPLE.replace("\"9.85\"", "\"neuf\"");
+        let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
+        assert!(err.to_string().contains("neuf"), "{err}");
+    }
+
+    #[test]
+    fn rounding_is_half_up_to_the_cent() {
+        assert_eq!(round_cents(dec!(10.385)), dec!(10.39));
+        assert_eq!(round_cents(dec!(-10.385)), dec!(-10.39));
+    }
+}
