@@ -1,1 +1,11 @@
-//! Relais agent.
+//! Relais: the box on a wholesaler's LAN that moves web orders and counter
+//! tickets to the ERP, and the ERP's invoices back to the web shop, without
+//! losing or doubling a document.
+//!
+//! The folders follow the shape of DESIGN.md: `store` keeps every document
+//! durably; `shop` and `pos` take documents in; `mapping` turns them into
+//! the ERP's import rows; `erp` and `invoice` deliver them.
+
+pub mod mapping;
+pub mod shop;
+pub mod store;

@@ -110,12 +110,13 @@ impl ColumnMap {
     fn from_header(header: &csv::StringRecord) -> Result<ColumnMap, ExportError> {
         let mut positions = [0usize; COLUMNS.len()];
         for (slot, name) in positions.iter_mut().zip(COLUMNS) {
-            *slot = header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-                ExportError::MissingColumn {
+            *slot = header
+                .iter()
+                .position(|h| h.trim() == name)
+                .ok_or_else(|| ExportError::MissingColumn {
                     column: name.to_string(),
                     found: header.iter().collect::<Vec<_>>().join(", "),
-                }
-            })?;
+                })?;
         }
         Ok(ColumnMap(positions))
     }
@@ -129,7 +130,9 @@ struct Row {
 
 /// Streams the invoices of an export. Build it with [`ExportReader::new`].
 pub struct ExportReader<R: Read> {
-    records: csv::StringRecordsIntoIter<NormalizeLineEnds<encoding_rs_io::DecodeReaderBytes<R, Vec<u8>>>>,
+    records: csv::StringRecordsIntoIter<
+        NormalizeLineEnds<encoding_rs_io::DecodeReaderBytes<R, Vec<u8>>>,
+    >,
     columns: ColumnMap,
     width: usize,
     dialect: Dialect,
@@ -251,7 +254,10 @@ impl Checker<'_> {
 
 impl<R: Read> ExportReader<R> {
     fn assemble(&self, number: String, rows: Vec<Row>, repeated: bool) -> ExportItem {
-        let mut check = Checker { dialect: &self.dialect, problems: Vec::new() };
+        let mut check = Checker {
+            dialect: &self.dialect,
+            problems: Vec::new(),
+        };
         let first_line = rows[0].line;
         if number.is_empty() {
             check.problem(first_line, "NumFacture", "an invoice number", "");
@@ -265,8 +271,10 @@ impl<R: Read> ExportReader<R> {
             );
         }
         let head = self.invoice_head(&rows[0], &mut check);
-        let lines: Vec<InvoiceLine> =
-            rows.iter().map(|row| self.invoice_line(row, &head, &mut check)).collect();
+        let lines: Vec<InvoiceLine> = rows
+            .iter()
+            .map(|row| self.invoice_line(row, &head, &mut check))
+            .collect();
         match head.into_invoice(number.clone(), lines) {
             Some(invoice) if check.problems.is_empty() => ExportItem::Invoice(invoice),
             _ => ExportItem::Held(HeldInvoice {
@@ -339,7 +347,8 @@ impl<R: Read> ExportReader<R> {
         if line.amount_ht + line.amount_vat != line.amount_ttc {
             let expected = format!(
                 "MontantHT + MontantTVA = {}",
-                self.dialect.format_decimal(line.amount_ht + line.amount_vat, 2)
+                self.dialect
+                    .format_decimal(line.amount_ht + line.amount_vat, 2)
             );
             check.problem(row.line, "MontantTTC", &expected, self.field(row, 20));
         }
@@ -357,7 +366,9 @@ struct Head {
 
 impl Head {
     fn date_text(&self) -> String {
-        self.date.map(|d| d.strftime("%d/%m/%Y").to_string()).unwrap_or_default()
+        self.date
+            .map(|d| d.strftime("%d/%m/%Y").to_string())
+            .unwrap_or_default()
     }
 
     fn into_invoice(self, number: String, lines: Vec<InvoiceLine>) -> Option<Invoice> {
@@ -377,7 +388,8 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
-    const HEADER: &str = "NumFacture;DateFacture;CodeClient;RaisonSociale;SIRET;TVAIntra;Adresse;CP;\
+    const HEADER: &str =
+        "NumFacture;DateFacture;CodeClient;RaisonSociale;SIRET;TVAIntra;Adresse;CP;\
         Ville;EmailClient;Origine;RefCommande;CodeArticle;Libelle;Qte;Unite;PUHT;MontantHT;TauxTVA;\
         MontantTVA;MontantTTC;Echeance;ModeReglement";
 
@@ -408,7 +420,9 @@ mod tests {
         .join("\r\n");
         let items = read(&text);
         assert_eq!(items.len(), 2);
-        let ExportItem::Invoice(first) = &items[0] else { panic!("held: {:?}", items[0]) };
+        let ExportItem::Invoice(first) = &items[0] else {
+            panic!("held: {:?}", items[0])
+        };
         assert_eq!(first.number, "FA1");
         assert_eq!(first.lines.len(), 2);
         assert_eq!(first.lines[1].quantity, dec!(4.276));
@@ -425,7 +439,9 @@ mod tests {
         ]
         .join("\r\n");
         let items = read(&text);
-        let ExportItem::Held(held) = &items[0] else { panic!("not held") };
+        let ExportItem::Held(held) = &items[0] else {
+            panic!("not held")
+        };
         let message = held.problems[0].to_string();
         assert!(message.contains("line 2, column MontantHT"), "{message}");
         assert!(message.contains("\"57.60\""), "{message}");
@@ -434,16 +450,23 @@ mod tests {
 
     #[test]
     fn lines_that_do_not_add_up_are_held() {
-        let text = [HEADER.to_string(), row("FA1", "WEB", "6", "57,60", "3,17", "60,78")];
+        let text = [
+            HEADER.to_string(),
+            row("FA1", "WEB", "6", "57,60", "3,17", "60,78"),
+        ];
         let items = read(&text.join("\n"));
-        let ExportItem::Held(held) = &items[0] else { panic!("not held") };
+        let ExportItem::Held(held) = &items[0] else {
+            panic!("not held")
+        };
         assert_eq!(held.problems[0].column.as_deref(), Some("MontantTTC"));
     }
 
     #[test]
     fn a_missing_column_is_named() {
         let bytes = b"NumFacture;DateFacture\r\nFA1;02/12/2026\r\n";
-        let err = ExportReader::new(&bytes[..], &Dialect::french_erp()).err().expect("error");
+        let err = ExportReader::new(&bytes[..], &Dialect::french_erp())
+            .err()
+            .expect("error");
         assert!(err.to_string().contains("CodeClient"), "{err}");
     }
 

@@ -5,5 +5,6 @@ pub mod dialect;
 pub mod export;
 pub mod invoice;
 pub mod line_ends;
+pub mod money;
 pub mod spool;
 pub mod ticket;

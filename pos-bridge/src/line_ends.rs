@@ -17,7 +17,13 @@ pub struct NormalizeLineEnds<R> {
 impl<R: Read> NormalizeLineEnds<R> {
     /// Wraps a byte reader (already decoded to UTF-8).
     pub fn new(inner: R) -> Self {
-        NormalizeLineEnds { inner, buffer: vec![0; 64 * 1024], start: 0, end: 0, pending_cr: false }
+        NormalizeLineEnds {
+            inner,
+            buffer: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+            pending_cr: false,
+        }
     }
 
     fn fill(&mut self) -> io::Result<bool> {

@@ -28,13 +28,20 @@ pub struct SpoolError {
 }
 
 fn at<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> SpoolError + 'p {
-    move |source| SpoolError { action, path: path.to_path_buf(), source }
+    move |source| SpoolError {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` atomically and durably (see the module doc).
 /// Returns once the file and its name are on disk.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| SpoolError {
         action: "name",
         path: path.to_path_buf(),
@@ -56,7 +63,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
 
 /// Fsyncs a folder so that renames and new names in it are durable.
 pub fn sync_dir(folder: &Path) -> Result<(), SpoolError> {
-    File::open(folder).and_then(|dir| dir.sync_all()).map_err(at("sync folder", folder))
+    File::open(folder)
+        .and_then(|dir| dir.sync_all())
+        .map_err(at("sync folder", folder))
 }
 
 /// Creates a folder and its parents, and makes the new names durable.

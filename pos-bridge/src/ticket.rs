@@ -6,11 +6,11 @@
 //! including VAT is rounded half up to the cent, as the register prints it,
 //! and the payments must add up to the sum of those amounts.
 
-use std::str::FromStr;
-
 use jiff::Timestamp;
-use rust_decimal::{Decimal, RoundingStrategy};
-use serde::{Deserialize, Deserializer, Serialize};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::round_cents;
 
 /// Version of the ticket payload this code reads. Payloads without a `v`
 /// field are version 1 (the registers in service today).
@@ -51,13 +51,13 @@ pub struct TicketLine {
     /// Designation as printed.
     pub label: String,
     /// Quantity or weight.
-    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    #[serde(deserialize_with = "crate::money::decimal")]
     pub qty: Decimal,
     /// Unit price excluding VAT.
-    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    #[serde(deserialize_with = "crate::money::decimal")]
     pub unit_price_ht: Decimal,
     /// VAT rate in percent.
-    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    #[serde(deserialize_with = "crate::money::decimal")]
     pub vat_rate: Decimal,
 }
 
@@ -67,22 +67,8 @@ pub struct TicketPayment {
     /// `CB`, `especes`, `cheque`, `compte`...
     pub method: String,
     /// Amount paid.
-    #[serde(deserialize_with = "decimal_from_number_or_text")]
+    #[serde(deserialize_with = "crate::money::decimal")]
     pub amount: Decimal,
-}
-
-/// Reads a decimal from a JSON string (`"9.85"`) or number (`4.276`) through
-/// its text, never through a float computation.
-fn decimal_from_number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    let text = match &value {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        other => return Err(serde::de::Error::custom(format!("expected a number, found {other}"))),
-    };
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| serde::de::Error::custom(format!("expected a decimal number, found {text:?}")))
 }
 
 /// What is wrong with a ticket, naming the ticket and the field.
@@ -96,7 +82,12 @@ pub enum TicketError {
     Version { ticket: String, found: u32 },
     /// A field has a value that cannot be right.
     #[error("ticket {ticket}: field {field}: expected {expected}, found {found}")]
-    Field { ticket: String, field: String, expected: String, found: String },
+    Field {
+        ticket: String,
+        field: String,
+        expected: String,
+        found: String,
+    },
 }
 
 impl Ticket {
@@ -141,7 +132,10 @@ impl Ticket {
     /// Checks what the ERP will rely on.
     pub fn check(&self) -> Result<(), TicketError> {
         if self.v != PAYLOAD_VERSION {
-            return Err(TicketError::Version { ticket: self.ticket.clone(), found: self.v });
+            return Err(TicketError::Version {
+                ticket: self.ticket.clone(),
+                found: self.v,
+            });
         }
         let required = [("ticket", &self.ticket), ("register", &self.register)];
         for (field, value) in required.into_iter().chain([("customer", &self.customer)]) {
@@ -185,11 +179,6 @@ impl Ticket {
     }
 }
 
-/// Rounds half up (away from zero) to the cent, as registers and ERPs do.
-pub fn round_cents(value: Decimal) -> Decimal {
-    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +205,10 @@ mod tests {
         let bad = SAMPLE.replace("182.33", "182.30");
         let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
         let text = err.to_string();
-        assert!(text.contains("T261202-2-00002") && text.contains("payments"), "{text}");
+        assert!(
+            text.contains("T261202-2-00002") && text.contains("payments"),
+            "{text}"
+        );
         assert!(text.contains("182.33") && text.contains("182.30"), "{text}");
     }
 
@@ -225,11 +217,5 @@ mod tests {
         let bad = SAMPLE.replace("\"9.85\"", "\"neuf\"");
         let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
         assert!(err.to_string().contains("neuf"), "{err}");
-    }
-
-    #[test]
-    fn rounding_is_half_up_to_the_cent() {
-        assert_eq!(round_cents(dec!(10.385)), dec!(10.39));
-        assert_eq!(round_cents(dec!(-10.385)), dec!(-10.39));
     }
 }

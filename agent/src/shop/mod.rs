@@ -1,0 +1,3 @@
+//! The web shop side: WooCommerce orders in, invoices out.
+
+pub mod order;
