@@ -6,6 +6,11 @@
 //! durably; `shop` and `pos` take documents in; `mapping` turns them into
 //! the ERP's import rows; `erp` and `invoice` deliver them.
 
+pub mod erp;
+pub mod invoice;
 pub mod mapping;
+pub mod pipeline;
+pub mod pos;
+pub mod retry;
 pub mod shop;
 pub mod store;

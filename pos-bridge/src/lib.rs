@@ -6,5 +6,7 @@ pub mod export;
 pub mod invoice;
 pub mod line_ends;
 pub mod money;
+pub mod protocol;
+pub mod register;
 pub mod spool;
 pub mod ticket;

@@ -63,6 +63,9 @@ pub enum StoreError {
         action: &'static str,
         source: CodecError,
     },
+    /// A blocking store task could not finish (the runtime is shutting down).
+    #[error("store task: {0}")]
+    Task(String),
     /// A document id that the store does not hold.
     #[error("no document {0} in the store")]
     NoDocument(u64),

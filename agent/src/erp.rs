@@ -1,0 +1,196 @@
+//! The ERP side: import files out, invoice exports in, both through spool
+//! folders on the LAN.
+//!
+//! Import files are batches: queued documents are grouped under a stable
+//! name in one commit, then the file is written atomically, then the batch
+//! is marked delivered in another commit. A crash after the first commit
+//! rewrites the same name with the same bytes, which the ERP sees as one
+//! file; a crash after the write but before the last commit finds the file
+//! already there (or already taken into the ERP's done folder) and only
+//! records it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use pos_bridge::dialect::Dialect;
+use pos_bridge::spool::{self, SpoolError};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::import::{render_file, ImportRow};
+use crate::store::{decode, Batch, Dest, Intake, IntakeOutcome, Kind, State, Store, StoreError};
+
+/// Where and how the ERP exchanges files.
+#[derive(Debug, Clone)]
+pub struct ErpSettings {
+    /// Folder the ERP imports order files from.
+    pub import_dir: PathBuf,
+    /// Folder the ERP moves imported files to, if it does.
+    pub import_done_dir: Option<PathBuf>,
+    /// Folder the ERP drops its invoice exports in.
+    pub export_dir: PathBuf,
+    /// Dialect of import files.
+    pub dialect: Dialect,
+    /// At most this many orders or tickets per import file.
+    pub max_docs_per_file: usize,
+}
+
+/// An ERP exchange failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ErpError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A spool folder failed (disk full, share gone...).
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// What one delivery pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Files written.
+    pub files: usize,
+    /// Documents in them.
+    pub documents: usize,
+    /// Batches found already written after a crash.
+    pub recovered: usize,
+}
+
+/// Writes every queued document to import files.
+pub fn deliver_imports(
+    store: &Store,
+    settings: &ErpSettings,
+    tz: &TimeZone,
+) -> Result<DeliveryReport, ErpError> {
+    let mut report = DeliveryReport::default();
+    spool::ensure_dir(&settings.import_dir)?;
+    for batch in store.open_batches(Dest::Erp)? {
+        report.recovered += 1;
+        deliver_batch(store, settings, &batch, &mut report)?;
+    }
+    loop {
+        let queued = store.in_state(State::Queued(Dest::Erp), settings.max_docs_per_file.max(1))?;
+        if queued.is_empty() {
+            return Ok(report);
+        }
+        let ids: Vec<u64> = queued.iter().map(|m| m.id).collect();
+        let day = Timestamp::now()
+            .to_zoned(tz.clone())
+            .date()
+            .strftime("%Y%m%d")
+            .to_string();
+        let batch = store.create_batch(Dest::Erp, &ids, |n| format!("CMD_{day}_{n:06}.csv"))?;
+        deliver_batch(store, settings, &batch, &mut report)?;
+    }
+}
+
+fn deliver_batch(
+    store: &Store,
+    settings: &ErpSettings,
+    batch: &Batch,
+    report: &mut DeliveryReport,
+) -> Result<(), ErpError> {
+    let mut rows: Vec<ImportRow> = Vec::new();
+    for &id in &batch.docs {
+        let mapped = store.mapped(id)?;
+        let doc_rows: Vec<ImportRow> = decode(&mapped).map_err(|source| StoreError::Codec {
+            action: "read mapped rows",
+            source,
+        })?;
+        rows.extend(doc_rows);
+    }
+    let bytes = render_file(&rows, &settings.dialect);
+    let target = settings.import_dir.join(&batch.name);
+    if !already_delivered(settings, &batch.name, &target, &bytes) {
+        spool::write_atomic(&target, &bytes)?;
+    }
+    store.complete_batch(batch)?;
+    report.files += 1;
+    report.documents += batch.docs.len();
+    tracing::info!(file = %batch.name, documents = batch.docs.len(), "import file written");
+    Ok(())
+}
+
+/// Is this batch's file already at the ERP (in its import folder with the
+/// same bytes, or already taken into its done folder)?
+fn already_delivered(settings: &ErpSettings, name: &str, target: &Path, bytes: &[u8]) -> bool {
+    let taken = settings
+        .import_done_dir
+        .as_ref()
+        .is_some_and(|d| d.join(name).exists());
+    taken || fs::read(target).is_ok_and(|existing| existing == bytes)
+}
+
+/// What one export scan did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ExportScan {
+    /// Files stored as new exports.
+    pub taken: Vec<String>,
+    /// Files whose content was already stored (moved to done, nothing else).
+    pub duplicates: Vec<String>,
+}
+
+/// Takes every complete file from the export folder: stores it, then moves
+/// it to `done/<day>/`. The move happens only after the commit, so a crash
+/// leaves the file in place to be taken again (a dedup no-op).
+pub fn take_exports(
+    store: &Store,
+    settings: &ErpSettings,
+    tz: &TimeZone,
+) -> Result<ExportScan, ErpError> {
+    spool::ensure_dir(&settings.export_dir)?;
+    let mut scan = ExportScan::default();
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    for path in export_files(&settings.export_dir)? {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let bytes = fs::read(&path).map_err(|source| SpoolError {
+            action: "read",
+            path: path.clone(),
+            source,
+        })?;
+        let intake = Intake {
+            kind: Kind::InvoiceExport,
+            external_id: name.clone(),
+            revision: hex::encode(Sha256::digest(&bytes)),
+            day: today,
+            amount: Default::default(),
+            body: bytes,
+            parent: None,
+        };
+        match store.intake(vec![intake])?.first() {
+            Some(IntakeOutcome::Duplicate(_)) => {
+                tracing::info!(file = %name, "export already taken: moved to done");
+                scan.duplicates.push(name);
+            }
+            _ => {
+                tracing::info!(file = %name, "export stored");
+                scan.taken.push(name);
+            }
+        }
+        spool::move_to_done(&path, &today.to_string())?;
+    }
+    Ok(scan)
+}
+
+/// Regular, non-temporary files of a spool folder, by name.
+fn export_files(dir: &Path) -> Result<Vec<PathBuf>, SpoolError> {
+    let entries = fs::read_dir(dir).map_err(|source| SpoolError {
+        action: "list",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !spool::is_temporary_name(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}

@@ -1,0 +1,247 @@
+//! The middle of the box: documents that are stored but not yet decided on
+//! are mapped for their destination, held, or quarantined.
+//!
+//! Work is read from the store's `stored` queue in chunks and every chunk's
+//! decisions are one commit, so a crash repeats at most one chunk, and a
+//! repeat decides the same way (mapping is pure). An invoice export is split
+//! here into its invoices, stored as documents of their own before the
+//! export is marked done: a crash between the two splits it again, and the
+//! invoices, already held, are dedup no-ops.
+
+use jiff::tz::TimeZone;
+use pos_bridge::dialect::Dialect;
+use pos_bridge::export::{ExportItem, ExportReader};
+use pos_bridge::invoice::Invoice;
+use pos_bridge::ticket::Ticket;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::mapping::order::{map_order, Context, OrderDecision};
+use crate::mapping::site::{Clients, SiteRules};
+use crate::mapping::{check_rows, import::ImportRow, ticket::map_ticket};
+use crate::shop::order::Order;
+use crate::store::{encode, Dest, DocMeta, Intake, Kind, State, Store, StoreError, Transition};
+
+/// Documents decided per commit.
+const CHUNK: usize = 256;
+
+/// What a site declares, as the pipeline needs it.
+pub struct Site {
+    /// Mapping rules.
+    pub rules: SiteRules,
+    /// The ERP's client file.
+    pub clients: Clients,
+    /// Site time zone.
+    pub tz: TimeZone,
+    /// Dialect of the import files Relais writes.
+    pub import_dialect: Dialect,
+    /// Dialect of the ERP's invoice export.
+    pub export_dialect: Dialect,
+}
+
+/// The body stored for an invoice split from an export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum InvoiceBody {
+    /// A complete invoice.
+    Ready(Invoice),
+    /// An invoice the export reader could not accept, with its problems.
+    Held {
+        /// Invoice number as written.
+        number: String,
+        /// Every problem, with line and column.
+        problems: Vec<String>,
+    },
+}
+
+/// What one pass decided.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    /// Queued for a destination.
+    pub queued: usize,
+    /// Held until the source changes.
+    pub held: usize,
+    /// Quarantined for a person.
+    pub quarantined: usize,
+    /// Invoices split from exports.
+    pub invoices_split: usize,
+}
+
+/// Decides on every stored document.
+pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreError> {
+    let mut report = PassReport::default();
+    loop {
+        let docs = store.in_state(State::Stored, CHUNK)?;
+        if docs.is_empty() {
+            return Ok(report);
+        }
+        let mut transitions = Vec::with_capacity(docs.len());
+        for meta in &docs {
+            let body = store.body(meta.id)?;
+            let t = match meta.kind {
+                Kind::WebOrder => decide_order(meta, &body, site),
+                Kind::Ticket => decide_ticket(meta, &body, site),
+                Kind::Invoice => decide_invoice(meta, &body, site),
+                Kind::InvoiceExport => split_export(store, meta, &body, site, &mut report)?,
+            };
+            match t.to {
+                State::Queued(_) => report.queued += 1,
+                State::Held => report.held += 1,
+                State::Quarantined => report.quarantined += 1,
+                _ => {}
+            }
+            log_decision(meta, &t);
+            transitions.push(t);
+        }
+        store.apply(transitions)?;
+    }
+}
+
+fn log_decision(meta: &DocMeta, t: &Transition) {
+    let (kind, id, state) = (meta.kind.name(), &meta.external_id, t.to.label());
+    match t.to {
+        State::Quarantined => tracing::error!(kind, id = %id, reason = %t.note, "quarantined"),
+        State::Held => tracing::info!(kind, id = %id, reason = %t.note, "held"),
+        _ => tracing::debug!(kind, id = %id, state = %state, "decided"),
+    }
+}
+
+fn queue_rows(meta: &DocMeta, rows: Vec<ImportRow>, site: &Site) -> Transition {
+    if let Err(e) = check_rows(&rows, &site.import_dialect) {
+        return Transition::to(meta.id, State::Quarantined, e.to_string());
+    }
+    match encode(&rows) {
+        Ok(bytes) => Transition {
+            mapped: Some(bytes),
+            ..Transition::to(meta.id, State::Queued(Dest::Erp), "mapped")
+        },
+        Err(e) => Transition::to(
+            meta.id,
+            State::Quarantined,
+            format!("cannot encode rows: {e}"),
+        ),
+    }
+}
+
+fn decide_order(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
+    let order: Order = match serde_json::from_slice(body) {
+        Ok(order) => order,
+        Err(e) => {
+            let reason = format!(
+                "order {}: not a readable WooCommerce order: {e}",
+                meta.external_id
+            );
+            return Transition::to(meta.id, State::Quarantined, reason);
+        }
+    };
+    let cx = Context {
+        rules: &site.rules,
+        clients: &site.clients,
+        tz: &site.tz,
+    };
+    // TODO: refunds listed on the order are not sent yet; they become
+    // amendment documents (credit notes) with the mapping work of issue 5.
+    match map_order(&order, &cx) {
+        Ok(OrderDecision::Send(rows)) => queue_rows(meta, rows, site),
+        Ok(OrderDecision::Hold(reason)) => Transition::to(meta.id, State::Held, reason),
+        Err(e) => Transition::to(meta.id, State::Quarantined, e.to_string()),
+    }
+}
+
+fn decide_ticket(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
+    let mapped = Ticket::parse(body)
+        .map_err(|e| e.to_string())
+        .and_then(|t| map_ticket(&t, &site.rules, &site.tz).map_err(|e| e.to_string()));
+    match mapped {
+        Ok(rows) => queue_rows(meta, rows, site),
+        Err(reason) => Transition::to(meta.id, State::Quarantined, reason),
+    }
+}
+
+fn decide_invoice(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
+    let quarantine = |reason: String| Transition::to(meta.id, State::Quarantined, reason);
+    let invoice = match serde_json::from_slice::<InvoiceBody>(body) {
+        Ok(InvoiceBody::Ready(invoice)) => invoice,
+        Ok(InvoiceBody::Held { number, problems }) => {
+            return quarantine(format!("invoice {number}: {}", problems.join("; ")));
+        }
+        Err(e) => {
+            return quarantine(format!(
+                "invoice {}: unreadable body: {e}",
+                meta.external_id
+            ))
+        }
+    };
+    let Some(shop_id) = site.clients.shop_id(&invoice.customer.code) else {
+        let reason = format!(
+            "invoice {}: customer {} has no shop account in the ERP's client file",
+            invoice.number, invoice.customer.code
+        );
+        return quarantine(reason);
+    };
+    match encode(&shop_id) {
+        Ok(bytes) => Transition {
+            mapped: Some(bytes),
+            ..Transition::to(
+                meta.id,
+                State::Queued(Dest::Shop),
+                format!("for shop customer {shop_id}"),
+            )
+        },
+        Err(e) => quarantine(format!("cannot encode customer id: {e}")),
+    }
+}
+
+/// Splits an export into invoice documents (stored in their own commit),
+/// and returns the export's own transition.
+fn split_export(
+    store: &Store,
+    meta: &DocMeta,
+    body: &[u8],
+    site: &Site,
+    report: &mut PassReport,
+) -> Result<Transition, StoreError> {
+    let reader = match ExportReader::new(body, &site.export_dialect) {
+        Ok(reader) => reader,
+        Err(e) => {
+            let reason = format!("export {}: {e}", meta.external_id);
+            return Ok(Transition::to(meta.id, State::Quarantined, reason));
+        }
+    };
+    let mut intakes = Vec::new();
+    for item in reader {
+        let body = match item {
+            Ok(ExportItem::Invoice(invoice)) => InvoiceBody::Ready(invoice),
+            Ok(ExportItem::Held(held)) => InvoiceBody::Held {
+                number: held.number.clone(),
+                problems: held.problems.iter().map(ToString::to_string).collect(),
+            },
+            Err(e) => {
+                // The rest of the file cannot be read; what was read is kept.
+                let reason = format!("export {}: {e}", meta.external_id);
+                store.intake(intakes)?;
+                return Ok(Transition::to(meta.id, State::Quarantined, reason));
+            }
+        };
+        intakes.push(invoice_intake(meta, body));
+    }
+    report.invoices_split += intakes.len();
+    store.intake(intakes)?;
+    Ok(Transition::to(meta.id, State::Done, "split into invoices"))
+}
+
+fn invoice_intake(export: &DocMeta, body: InvoiceBody) -> Intake {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let (number, amount) = match &body {
+        InvoiceBody::Ready(i) => (i.number.clone(), i.totals().ttc),
+        InvoiceBody::Held { number, .. } => (number.clone(), Default::default()),
+    };
+    Intake {
+        kind: Kind::Invoice,
+        external_id: number,
+        revision: hex::encode(Sha256::digest(&bytes)),
+        day: export.day,
+        amount,
+        body: bytes,
+        parent: Some(export.id),
+    }
+}

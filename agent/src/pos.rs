@@ -1,0 +1,206 @@
+//! Counter tickets in, over MQTT (see `pos_bridge::protocol`).
+//!
+//! The MQTT session is persistent (stable client id, clean session off) and
+//! acknowledgements are manual: a ticket's PUBACK goes out only after the
+//! store's commit has returned. Tickets arriving together share one commit.
+//! The event loop runs in its own task and never waits on the store, so
+//! keep-alives flow while a commit syncs.
+
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use pos_bridge::protocol::{Ack, AckStatus, Topics};
+use pos_bridge::ticket::Ticket;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+
+use crate::retry::{jitter, Backoff};
+use crate::store::{Intake, IntakeOutcome, Kind, Store, StoreError};
+
+/// Tickets committed together at most.
+const BATCH: usize = 64;
+
+/// Counters of the ticket intake, for reports.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IntakeCounts {
+    /// Stored for the first time.
+    pub stored: usize,
+    /// Already stored.
+    pub duplicates: usize,
+    /// Stored but unreadable or inconsistent (quarantined by the pipeline).
+    pub invalid: usize,
+}
+
+/// Runs the ticket intake until `shutdown` turns true. `subscribed` is told
+/// once the subscription is in place (the demo's register waits for it).
+pub async fn run_intake(
+    store: Store,
+    options: MqttOptions,
+    mut shutdown: watch::Receiver<bool>,
+    subscribed: Option<tokio::sync::oneshot::Sender<()>>,
+    counts: watch::Sender<IntakeCounts>,
+    tz: TimeZone,
+    topics: Topics,
+) -> Result<(), StoreError> {
+    let (client, events) = AsyncClient::new(options, 256);
+    let (tx, mut rx) = mpsc::channel::<Publish>(BATCH * 4);
+    let pump = tokio::spawn(pump_events(
+        client.clone(),
+        events,
+        tx,
+        subscribed,
+        shutdown.clone(),
+        topics.ticket_filter(),
+    ));
+    let mut totals = IntakeCounts::default();
+    loop {
+        let first = tokio::select! {
+            message = rx.recv() => message,
+            _ = shutdown.changed() => None,
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        commit_and_ack(&store, &client, batch, &tz, &topics, &mut totals).await?;
+        counts.send_replace(totals);
+    }
+    let _ = client.disconnect().await;
+    let _ = pump.await;
+    Ok(())
+}
+
+/// Drives the MQTT connection: forwards tickets, resubscribes after each
+/// connection, backs off after failures.
+async fn pump_events(
+    client: AsyncClient,
+    mut events: rumqttc::EventLoop,
+    tx: mpsc::Sender<Publish>,
+    mut subscribed: Option<tokio::sync::oneshot::Sender<()>>,
+    mut shutdown: watch::Receiver<bool>,
+    filter: String,
+) {
+    let backoff = Backoff {
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(30),
+    };
+    let mut failures = 0;
+    loop {
+        let event = tokio::select! {
+            event = events.poll() => event,
+            _ = shutdown.changed() => return,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                failures = 0;
+                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                    tracing::warn!(error = %e, "cannot subscribe to tickets");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => {
+                if let Some(tell) = subscribed.take() {
+                    let _ = tell.send(());
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if tx.send(p).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failures += 1;
+                let delay = backoff.delay(failures, jitter());
+                tracing::warn!(error = %e, ?delay, "POS broker connection lost, reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// What a payload is, as far as intake needs to know.
+fn intake_of(publish: &Publish, tz: &TimeZone) -> (Intake, String, Option<String>) {
+    let hash = hex::encode(Sha256::digest(&publish.payload));
+    let (id, day, amount, problem) = match Ticket::parse(&publish.payload) {
+        Ok(t) => {
+            let day = t.at.to_zoned(tz.clone()).date();
+            (t.ticket.clone(), day, t.total_paid(), None)
+        }
+        Err(e) => {
+            // Keep even a broken ticket, under its number if it has one.
+            let number = serde_json::from_slice::<serde_json::Value>(&publish.payload)
+                .ok()
+                .and_then(|v| v.get("ticket").and_then(|t| t.as_str()).map(str::to_string))
+                .unwrap_or_else(|| format!("unreadable-{}", &hash[..12]));
+            let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+            (number, today, Default::default(), Some(e.to_string()))
+        }
+    };
+    let intake = Intake {
+        kind: Kind::Ticket,
+        external_id: id.clone(),
+        // A ticket is final at the register: one revision per number. A
+        // different payload under the same number is a register fault, kept
+        // apart under its hash.
+        revision: if problem.is_none() { "1".into() } else { hash },
+        day,
+        amount,
+        body: publish.payload.to_vec(),
+        parent: None,
+    };
+    (intake, id, problem)
+}
+
+async fn commit_and_ack(
+    store: &Store,
+    client: &AsyncClient,
+    batch: Vec<Publish>,
+    tz: &TimeZone,
+    topics: &Topics,
+    totals: &mut IntakeCounts,
+) -> Result<(), StoreError> {
+    let described: Vec<_> = batch.iter().map(|p| intake_of(p, tz)).collect();
+    let intakes = described.iter().map(|(i, _, _)| i.clone()).collect();
+    let store2 = store.clone();
+    let outcomes = tokio::task::spawn_blocking(move || store2.intake(intakes))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    // Durable now: acknowledge, at the MQTT level and to the register.
+    for ((publish, (_, id, problem)), outcome) in batch.iter().zip(described).zip(outcomes) {
+        let status = match (&problem, outcome) {
+            (Some(_), _) => AckStatus::Quarantined,
+            (None, IntakeOutcome::New(_)) => AckStatus::Stored,
+            (None, IntakeOutcome::Duplicate(_)) => AckStatus::Duplicate,
+        };
+        match status {
+            AckStatus::Stored => totals.stored += 1,
+            AckStatus::Duplicate => totals.duplicates += 1,
+            AckStatus::Quarantined => totals.invalid += 1,
+        }
+        if let Err(e) = client.ack(publish).await {
+            tracing::warn!(error = %e, ticket = %id, "cannot send PUBACK");
+        }
+        let register = topics.register_of(&publish.topic).unwrap_or("unknown");
+        let ack = Ack {
+            ticket: id,
+            status,
+            reason: problem,
+        };
+        let payload = serde_json::to_vec(&ack).unwrap_or_default();
+        if let Err(e) = client
+            .publish(topics.ack(register), QoS::AtLeastOnce, false, payload)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot publish ticket acknowledgement");
+        }
+    }
+    Ok(())
+}

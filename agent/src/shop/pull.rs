@@ -1,0 +1,177 @@
+//! Pulling orders from the shop into the store.
+//!
+//! The cursor is the newest `date_modified_gmt` seen. Each pull asks for
+//! orders modified after the cursor minus an overlap window (so an order
+//! saved while the last pull was walking its pages is not missed), walks the
+//! pages by id ascending, and stores each page in one commit. The cursor
+//! moves only after every page is stored; orders seen twice are dedup
+//! no-ops, since their (id, modification time) is the dedup key.
+
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::client::{ShopClient, ShopError};
+use crate::retry::{jitter, Backoff};
+use crate::store::{Intake, IntakeOutcome, Kind, Store, StoreError};
+
+/// Name of the order cursor in the store.
+pub const CURSOR: &str = "shop.orders.modified_after";
+
+/// How far back each pull reaches before the cursor.
+pub const OVERLAP: SignedDuration = SignedDuration::from_mins(10);
+
+/// A pull that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The shop failed (after retries for transient faults).
+    #[error(transparent)]
+    Shop(#[from] ShopError),
+    /// The store failed: nothing after the last stored page was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one pull did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PullReport {
+    /// Pages read.
+    pub pages: u32,
+    /// Orders (or revisions) stored for the first time.
+    pub new: usize,
+    /// Orders already held.
+    pub duplicates: usize,
+}
+
+/// The few fields read at intake; the full order is read by the mapping.
+#[derive(Deserialize)]
+struct Header {
+    id: u64,
+    #[serde(default)]
+    number: Option<String>,
+    date_created_gmt: String,
+    date_modified_gmt: String,
+    #[serde(deserialize_with = "pos_bridge::money::decimal")]
+    total: Decimal,
+}
+
+fn utc(text: &str) -> Option<Timestamp> {
+    let dt: jiff::civil::DateTime = text.parse().ok()?;
+    dt.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+}
+
+/// Turns one order's JSON into an intake. An order whose header cannot be
+/// read is still stored (under its hash) so that the mapping quarantines it
+/// with the reason, instead of it vanishing.
+fn intake_of(raw: &str, tz: &TimeZone, today: jiff::civil::Date) -> (Intake, Option<Timestamp>) {
+    let header: Option<Header> = serde_json::from_str(raw).ok();
+    let hash = hex::encode(Sha256::digest(raw.as_bytes()));
+    let Some(h) = header else {
+        let intake = Intake {
+            kind: Kind::WebOrder,
+            external_id: format!("unreadable-{}", &hash[..12]),
+            revision: hash,
+            day: today,
+            amount: Decimal::ZERO,
+            body: raw.as_bytes().to_vec(),
+            parent: None,
+        };
+        return (intake, None);
+    };
+    let created = utc(&h.date_created_gmt);
+    let day = created.map_or(today, |t| t.to_zoned(tz.clone()).date());
+    let intake = Intake {
+        kind: Kind::WebOrder,
+        external_id: h.number.unwrap_or_else(|| h.id.to_string()),
+        revision: h.date_modified_gmt.clone(),
+        day,
+        amount: h.total,
+        body: raw.as_bytes().to_vec(),
+        parent: None,
+    };
+    (intake, utc(&h.date_modified_gmt))
+}
+
+/// Pulls every order modified since the cursor (or `first_since` when the
+/// store has none yet) and advances the cursor.
+pub async fn pull_orders(
+    store: &Store,
+    client: &ShopClient,
+    first_since: Timestamp,
+    tz: &TimeZone,
+) -> Result<PullReport, PullError> {
+    let cursor = store
+        .cursor(CURSOR)?
+        .and_then(|c| c.parse::<Timestamp>().ok());
+    let since = cursor.unwrap_or(first_since) - OVERLAP;
+    let since_text = since
+        .to_zoned(TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let mut report = PullReport::default();
+    let mut newest = cursor.unwrap_or(first_since);
+    let mut page = 1;
+    loop {
+        let answer = with_retries(|| client.orders_page(&since_text, page)).await?;
+        let mut intakes = Vec::with_capacity(answer.orders.len());
+        for raw in &answer.orders {
+            let (intake, modified) = intake_of(raw.get(), tz, today);
+            newest = newest.max(modified.unwrap_or(newest));
+            intakes.push(intake);
+        }
+        let store2 = store.clone();
+        let outcomes = tokio::task::spawn_blocking(move || store2.intake(intakes))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        for outcome in outcomes {
+            match outcome {
+                IntakeOutcome::New(_) => report.new += 1,
+                IntakeOutcome::Duplicate(_) => report.duplicates += 1,
+            }
+        }
+        report.pages = page;
+        tracing::info!(page, total_pages = answer.total_pages, "orders page stored");
+        if page >= answer.total_pages {
+            break;
+        }
+        page += 1;
+    }
+    store.set_cursor(CURSOR, &newest.to_string())?;
+    store.record_success("shop")?;
+    Ok(report)
+}
+
+/// Retries a shop call on transient faults with capped backoff.
+pub async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ShopError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ShopError>>,
+{
+    let backoff = Backoff {
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(30),
+    };
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && attempt < 6 => {
+                let delay = match &e {
+                    ShopError::Transient {
+                        retry_after: Some(d),
+                        ..
+                    } => *d,
+                    _ => backoff.delay(attempt, jitter()),
+                };
+                tracing::warn!(error = %e, attempt, ?delay, "shop call failed, retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The WooCommerce REST v3 order routes the connector reads:
+//!
+//! - `GET /wp-json/wc/v3/orders`: filtered, ordered, paginated list with `X-WP-Total`,
+//!   `X-WP-TotalPages` and `Link` headers (see [`query`] for the parameters);
+//! - `GET /wp-json/wc/v3/orders/<id>`: one order, or 404 `woocommerce_rest_shop_order_invalid_id`.
+//!
+//! Handlers only translate HTTP to the pure functions of [`query`] and back.
+
+mod book;
+mod query;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, LINK};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::tz::TimeZone;
+
+pub(crate) use book::OrderBook;
+use query::{link_header, parse_list_query, select, InvalidParams, Page};
+
+use crate::wp::WpError;
+
+/// Path of the order list.
+pub(crate) const ORDERS_PATH: &str = "/wp-json/wc/v3/orders";
+
+/// What the order routes share.
+#[derive(Clone)]
+pub(crate) struct OrdersState {
+    /// The held orders.
+    pub book: Arc<OrderBook>,
+    /// The site's time zone, for dates given without offset.
+    pub site_tz: TimeZone,
+    /// Absolute URL of the order list, for `Link` headers.
+    pub list_url: String,
+}
+
+/// The order routes, ready to be merged into the shop's router.
+pub(crate) fn routes(state: OrdersState) -> Router {
+    Router::new()
+        .route(ORDERS_PATH, get(list_orders))
+        .route(&format!("{ORDERS_PATH}/{{id}}"), get(get_order))
+        .with_state(state)
+}
+
+async fn list_orders(State(state): State<OrdersState>, uri: Uri) -> Response {
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(&uri) {
+        Ok(Query(pairs)) => pairs,
+        Err(e) => return unreadable_query(&e.body_text()).into_response(),
+    };
+
+    let book = state.book.read();
+    let shop_statuses: BTreeSet<String> = book.values().map(|o| o.status.clone()).collect();
+    let query = match parse_list_query(&pairs, &state.site_tz, &shop_statuses) {
+        Ok(query) => query,
+        Err(InvalidParams(params)) => return WpError::invalid_params(&params).into_response(),
+    };
+
+    let page = select(book.values(), &query);
+    let link = link_header(&state.list_url, &pairs, query.page, page.total_pages);
+    list_response(&page, link)
+}
+
+fn list_response(page: &Page<'_>, link: Option<String>) -> Response {
+    let bodies: Vec<&serde_json::Value> = page.orders.iter().map(|o| &o.body).collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        HeaderName::from_static("x-wp-total"),
+        HeaderValue::from(page.total),
+    );
+    headers.insert(
+        HeaderName::from_static("x-wp-totalpages"),
+        HeaderValue::from(page.total_pages),
+    );
+    if let Some(value) = link.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(LINK, value);
+    }
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    (StatusCode::OK, headers, Json(bodies)).into_response()
+}
+
+async fn get_order(State(state): State<OrdersState>, Path(id): Path<String>) -> Response {
+    // WordPress routes this path only for digits; anything else matches no route.
+    let Ok(id) = id.parse::<u64>() else {
+        return WpError::no_route().into_response();
+    };
+    match state.book.read().get(&id) {
+        Some(order) => Json(&order.body).into_response(),
+        None => WpError::new(
+            StatusCode::NOT_FOUND,
+            "woocommerce_rest_shop_order_invalid_id",
+            "Invalid ID.",
+        )
+        .into_response(),
+    }
+}
+
+fn unreadable_query(reason: &str) -> WpError {
+    WpError::new(
+        StatusCode::BAD_REQUEST,
+        "rest_invalid_param",
+        format!("The query string cannot be read: {reason}"),
+    )
+}
