@@ -6,6 +6,8 @@
 //! durably; `shop` and `pos` take documents in; `mapping` turns them into
 //! the ERP's import rows; `erp` and `invoice` deliver them.
 
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod erp;
 pub mod invoice;
 pub mod mapping;

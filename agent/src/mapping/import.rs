@@ -233,3 +233,45 @@ mod tests {
             .is_ok());
     }
 }
+
+/// One row read back from an import file (for reconciliation and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRow {
+    /// 1-based line in the file.
+    pub line: u64,
+    /// `TypeLigne` as written.
+    pub kind: String,
+    /// `RefExterne`.
+    pub reference: String,
+    /// `Origine`.
+    pub origin: String,
+    /// `MontantTTC`.
+    pub amount_ttc: Decimal,
+}
+
+/// Reads an import file written by [`render_file`] back into rows.
+pub fn read_file(bytes: &[u8], dialect: &Dialect) -> Result<Vec<ReadRow>, String> {
+    let text = dialect.encoding.encoding().decode(bytes).0.into_owned();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(dialect.separator as u8)
+        .from_reader(pos_bridge::line_ends::NormalizeLineEnds::new(
+            text.as_bytes(),
+        ));
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or("").to_string();
+        let amount_ttc = dialect
+            .parse_decimal(&field(12))
+            .map_err(|expected| format!("line {line}: MontantTTC: expected {expected}"))?;
+        rows.push(ReadRow {
+            line,
+            kind: field(0),
+            reference: field(1),
+            origin: field(2),
+            amount_ttc,
+        });
+    }
+    Ok(rows)
+}
