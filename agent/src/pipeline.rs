@@ -43,7 +43,7 @@ pub struct Site {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum InvoiceBody {
     /// A complete invoice.
-    Ready(Invoice),
+    Ready(Box<Invoice>),
     /// An invoice the export reader could not accept, with its problems.
     Held {
         /// Invoice number as written.

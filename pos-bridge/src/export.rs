@@ -85,7 +85,7 @@ pub enum ExportError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExportItem {
     /// A complete invoice whose rows all parsed and agree with each other.
-    Invoice(Invoice),
+    Invoice(Box<Invoice>),
     /// An invoice that cannot be used as it is, kept with its problems.
     Held(HeldInvoice),
 }
@@ -276,7 +276,7 @@ impl<R: Read> ExportReader<R> {
             .map(|row| self.invoice_line(row, &head, &mut check))
             .collect();
         match head.into_invoice(number.clone(), lines) {
-            Some(invoice) if check.problems.is_empty() => ExportItem::Invoice(invoice),
+            Some(invoice) if check.problems.is_empty() => ExportItem::Invoice(Box::new(invoice)),
             _ => ExportItem::Held(HeldInvoice {
                 number,
                 first_line,

@@ -136,7 +136,7 @@ impl Invoice {
                 }),
             }
         }
-        by_rate.sort_by(|a, b| a.rate.cmp(&b.rate));
+        by_rate.sort_by_key(|s| s.rate);
         InvoiceTotals {
             ht: self.lines.iter().map(|l| l.amount_ht).sum(),
             vat: self.lines.iter().map(|l| l.amount_vat).sum(),

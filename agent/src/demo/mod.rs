@@ -204,8 +204,9 @@ fn source_figures(
             s.tickets_total += t.total_paid();
         }
     }
-    let (_, totals) = read_export(&files.export, export_dialect)?;
+    let (unreadable, totals) = read_export(&files.export, export_dialect)?;
     s.invoices = totals.len();
+    s.invoices_unreadable = unreadable;
     s.invoices_total = totals.values().copied().sum();
     s.invoice_totals = totals;
     Ok(s)
@@ -436,10 +437,19 @@ fn summarize(
         .iter()
         .filter(|i| sources.invoice_totals.contains_key(&i.number))
         .count();
-    let orders_held = orders
+    let stopped = |docs: &[DocMeta]| {
+        docs.iter()
+            .filter(|m| matches!(m.state, State::Held | State::Quarantined))
+            .count()
+    };
+    let orders_held = stopped(orders);
+    let quarantined: Vec<&DocMeta> = orders
         .iter()
-        .filter(|m| matches!(m.state, State::Held | State::Quarantined))
-        .count();
+        .filter(|m| m.state == State::Quarantined)
+        .collect();
+    let quarantined_total: Decimal = quarantined.iter().map(|m| m.amount).sum();
+    let tickets_stopped = stopped(docs(Kind::Ticket));
+    let invoices_stopped = stopped(invoices);
     let checks = vec![
         check(
             "orders received = orders in the shop",
@@ -452,27 +462,27 @@ fn summarize(
             orders.iter().map(|m| m.amount).sum(),
         ),
         check(
-            "orders in ERP files = sendable orders",
+            "sendable orders = in ERP files + quarantined",
             sources.orders_sendable,
-            imports.orders,
+            imports.orders + quarantined.len(),
         ),
         check(
-            "orders in ERP files total",
+            "sendable orders total = in ERP files + quarantined",
             sources.orders_sendable_total,
-            imports.orders_total,
+            imports.orders_total + quarantined_total,
         ),
         check(
-            "orders sent + held = received",
+            "orders received = sent + held",
             orders.len(),
             imports.orders + orders_held,
         ),
         check(
-            "tickets in ERP files = tickets published",
+            "tickets published = in ERP files + quarantined",
             sources.tickets,
-            imports.tickets,
+            imports.tickets + tickets_stopped,
         ),
         check(
-            "tickets in ERP files total",
+            "valid tickets total = in ERP files",
             sources.tickets_total,
             imports.tickets_total,
         ),
@@ -484,11 +494,16 @@ fn summarize(
         ),
         check(
             "invoices read = invoices in the export",
-            sources.invoices,
+            sources.invoices + sources.invoices_unreadable,
             invoices.len(),
         ),
         check(
-            "invoices at the shop = invoices in the export",
+            "invoices held = unreadable in the export",
+            sources.invoices_unreadable,
+            invoices_stopped,
+        ),
+        check(
+            "invoices at the shop = good invoices in the export",
             sources.invoices,
             shop_known,
         ),

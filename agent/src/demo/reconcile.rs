@@ -31,6 +31,8 @@ pub struct SourceFigures {
     pub invoices: usize,
     /// Sum of their totals incl. VAT.
     pub invoices_total: Decimal,
+    /// Invoices of the export that cannot be read as they are.
+    pub invoices_unreadable: usize,
     /// Invoice number -> total incl. VAT.
     #[serde(skip)]
     pub invoice_totals: HashMap<String, Decimal>,

@@ -38,7 +38,10 @@ pub async fn demo(day: &Path, work: &Path, broker: Option<String>) -> Summary {
 pub fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
-            entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().to_string()).collect()
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
         })
         .unwrap_or_default();
     names.sort();
