@@ -11,6 +11,7 @@ pub mod demo;
 pub mod erp;
 pub mod invoice;
 pub mod mapping;
+pub mod ops;
 pub mod pipeline;
 pub mod pos;
 pub mod retry;

@@ -16,6 +16,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Counts per state and destination, oldest waiting document, last success per peer.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The whole life of one order, ticket or invoice.
+    Trace {
+        /// Store id, order number, ticket number, invoice number or export file name.
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Documents that need a person.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+    },
     /// Play a sample market day through the whole box on this machine.
     #[cfg(feature = "demo")]
     Demo {
@@ -37,6 +54,125 @@ enum Command {
     },
 }
 
+/// Where the store is and how to answer.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The store file.
+    #[arg(
+        long,
+        env = "RELAIS_STORE",
+        default_value = "/var/lib/relais/relais.redb"
+    )]
+    store: PathBuf,
+    /// Answer in JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum QuarantineAction {
+    /// List quarantined documents with their reasons.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show one document's reason and history.
+    Show {
+        /// Store id or source id.
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Send documents back to be decided again, once the cause is fixed.
+    Release {
+        /// Store id or source id.
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        /// Release every quarantined document.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn open_store(args: &StoreArgs) -> anyhow::Result<relais::store::Store> {
+    if !args.store.exists() {
+        anyhow::bail!(
+            "no store at {} (use --store or RELAIS_STORE)",
+            args.store.display()
+        );
+    }
+    Ok(relais::store::Store::open(&args.store)?)
+}
+
+fn answer<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) {
+    if json {
+        match serde_json::to_string_pretty(value) {
+            Ok(out) => println!("{out}"),
+            Err(e) => eprintln!("relais: cannot write JSON: {e}"),
+        }
+    } else {
+        print!("{}", text(value));
+    }
+}
+
+fn operator(command: Command) -> anyhow::Result<ExitCode> {
+    use relais::ops;
+    match command {
+        Command::Status { store } => {
+            let status = ops::status(&open_store(&store)?)?;
+            answer(store.json, &status, ops::render_status);
+        }
+        Command::Trace { id, store } => {
+            let traces = ops::trace(&open_store(&store)?, &id)?;
+            if traces.is_empty() {
+                anyhow::bail!("no document {id:?} in the store");
+            }
+            answer(store.json, &traces, |t| ops::render_trace(t));
+        }
+        Command::Quarantine { action } => return quarantine(action),
+        #[cfg(feature = "demo")]
+        Command::Demo { .. } => unreachable!("the demo is async"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
+    use relais::ops;
+    match action {
+        QuarantineAction::List { store } => {
+            let docs = ops::quarantine_list(&open_store(&store)?)?;
+            answer(store.json, &docs, |d| ops::render_quarantine(d));
+        }
+        QuarantineAction::Show { id, store } => {
+            let traces = ops::trace(&open_store(&store)?, &id)?;
+            if traces.is_empty() {
+                anyhow::bail!("no document {id:?} in the store");
+            }
+            answer(store.json, &traces, |t| ops::render_trace(t));
+        }
+        QuarantineAction::Release { id, all, store } => {
+            let db = open_store(&store)?;
+            let targets = match (id, all) {
+                (_, true) => ops::quarantine_list(&db)?,
+                (Some(id), false) => ops::find(&db, &id)?,
+                (None, false) => Vec::new(),
+            };
+            let mut released = Vec::new();
+            for doc in targets {
+                if db.release(doc.id, "operator")? {
+                    released.push(format!("{} {}", doc.kind.name(), doc.external_id));
+                }
+            }
+            answer(store.json, &released, |r| {
+                format!("released {} document(s): {}\n", r.len(), r.join(", "))
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -45,6 +181,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    #[cfg(feature = "demo")]
+    let is_demo = matches!(cli.command, Command::Demo { .. });
+    #[cfg(not(feature = "demo"))]
+    let is_demo = false;
+    if !is_demo {
+        return operator(cli.command).unwrap_or_else(|e| {
+            eprintln!("relais: {e:#}");
+            ExitCode::FAILURE
+        });
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,6 +242,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        other => operator(other),
     }
 }
 

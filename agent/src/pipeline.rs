@@ -231,15 +231,15 @@ fn split_export(
 
 fn invoice_intake(export: &DocMeta, body: InvoiceBody) -> Intake {
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    let (number, amount) = match &body {
-        InvoiceBody::Ready(i) => (i.number.clone(), i.totals().ttc),
-        InvoiceBody::Held { number, .. } => (number.clone(), Default::default()),
+    let (number, amount, day) = match &body {
+        InvoiceBody::Ready(i) => (i.number.clone(), i.totals().ttc, i.date),
+        InvoiceBody::Held { number, .. } => (number.clone(), Default::default(), export.day),
     };
     Intake {
         kind: Kind::Invoice,
         external_id: number,
         revision: hex::encode(Sha256::digest(&bytes)),
-        day: export.day,
+        day,
         amount,
         body: bytes,
         parent: Some(export.id),

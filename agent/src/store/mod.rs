@@ -380,6 +380,27 @@ impl Store {
         })
     }
 
+    /// Sends a quarantined (or held) document back to be decided again, as
+    /// an operator does once the cause is fixed. Returns false if the
+    /// document was not quarantined or held.
+    pub fn release(&self, id: u64, by: &str) -> Result<bool, StoreError> {
+        self.write("release", |tx| {
+            let docs = tx.open_table(DOCUMENTS).map_err(db("read document"))?;
+            let meta = read_meta(&docs, id)?;
+            drop(docs);
+            if !matches!(meta.state, State::Quarantined | State::Held) {
+                return Ok(false);
+            }
+            let note = format!("released by {by}");
+            transition(
+                tx,
+                Transition::to(id, State::Stored, note),
+                Timestamp::now(),
+            )?;
+            Ok(true)
+        })
+    }
+
     /// Reads a cursor.
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read().map_err(db("read"))?;
