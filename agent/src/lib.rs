@@ -6,6 +6,7 @@
 //! durably; `shop` and `pos` take documents in; `mapping` turns them into
 //! the ERP's import rows; `erp` and `invoice` deliver them.
 
+pub mod bench;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod erp;

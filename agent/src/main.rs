@@ -28,6 +28,19 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Measure the store: intake against a plain append loop, memory by
+    /// backlog size, drain rate, restart time.
+    Bench {
+        /// Folder to measure in (on the disk the store lives on).
+        #[arg(long, default_value = "relais-bench")]
+        dir: PathBuf,
+        /// Documents for the intake comparison.
+        #[arg(long, default_value_t = 20_000)]
+        docs: u64,
+        /// Largest backlog measured.
+        #[arg(long, default_value_t = 100_000)]
+        backlog: u64,
+    },
     /// Documents that need a person.
     Quarantine {
         #[command(subcommand)]
@@ -132,6 +145,7 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
             answer(store.json, &traces, |t| ops::render_trace(t));
         }
         Command::Quarantine { action } => return quarantine(action),
+        Command::Bench { dir, docs, backlog } => relais::bench::run(&dir, docs, backlog)?,
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("the demo is async"),
     }

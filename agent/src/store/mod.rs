@@ -18,13 +18,16 @@
 //!   `cursors`: name -> text; `counters`: name -> u64.
 
 mod document;
+mod write;
 
 use std::path::Path;
 
 use jiff::civil::Date;
 use jiff::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
 use rust_decimal::Decimal;
+use write::Tables;
 
 pub use document::{decode, encode, AuditEntry, Batch, CodecError, Dest, DocMeta, Kind, State};
 
@@ -40,6 +43,7 @@ const CURSORS: TableDefinition<&str, &str> = TableDefinition::new("cursors");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 
 const NEXT_DOC: &str = "next_doc_id";
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 const NEXT_BATCH: &str = "next_batch_id";
 
 /// A store failure, with what was being done.
@@ -147,30 +151,19 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store file and its tables.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let database = Database::create(path).map_err(|source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
+        // redb's default page cache is 1 GiB; a box has far less, and a
+        // bounded cache keeps memory flat however large the backlog grows.
+        let database = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
         let store = Store {
             db: std::sync::Arc::new(database),
         };
-        store.write("create tables", |tx| {
-            let err = db("create tables");
-            let created = (|| {
-                tx.open_table(DOCUMENTS)?;
-                tx.open_table(BODIES)?;
-                tx.open_table(MAPPED)?;
-                tx.open_table(STATES)?;
-                tx.open_table(DEDUP)?;
-                tx.open_table(LATEST)?;
-                tx.open_table(AUDIT)?;
-                tx.open_table(BATCHES)?;
-                tx.open_table(CURSORS)?;
-                tx.open_table(COUNTERS)?;
-                Ok::<(), redb::TableError>(())
-            })();
-            created.map_err(err)
-        })?;
+        store.write("create tables", |_| Ok(()))?;
         Ok(store)
     }
 
@@ -178,11 +171,14 @@ impl Store {
     fn write<T>(
         &self,
         action: &'static str,
-        body: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut tx = self.db.begin_write().map_err(db(action))?;
         tx.set_two_phase_commit(true);
-        let value = body(&tx)?;
+        let value = {
+            let mut tables = Tables::open(&tx)?;
+            body(&mut tables)?
+        };
         tx.commit().map_err(db(action))?;
         Ok(value)
     }
@@ -191,20 +187,18 @@ impl Store {
     /// A new revision of a document supersedes older revisions that were not
     /// delivered yet.
     pub fn intake(&self, docs: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
-        self.write("intake", |tx| {
+        self.write("intake", |w| {
             let now = Timestamp::now();
-            docs.into_iter()
-                .map(|doc| intake_one(tx, doc, now))
-                .collect()
+            docs.into_iter().map(|doc| w.intake_one(doc, now)).collect()
         })
     }
 
     /// Applies state transitions in one commit, each with its audit entry.
     pub fn apply(&self, transitions: Vec<Transition>) -> Result<(), StoreError> {
-        self.write("state change", |tx| {
+        self.write("state change", |w| {
             let now = Timestamp::now();
             for t in transitions {
-                transition(tx, t, now)?;
+                w.transition(t, now)?;
             }
             Ok(())
         })
@@ -324,8 +318,8 @@ impl Store {
         docs: &[u64],
         name: impl FnOnce(u64) -> String,
     ) -> Result<Batch, StoreError> {
-        self.write("create batch", |tx| {
-            let id = next_id(tx, NEXT_BATCH)?;
+        self.write("create batch", |w| {
+            let id = w.next_id(NEXT_BATCH)?;
             let batch = Batch {
                 id,
                 dest,
@@ -333,11 +327,11 @@ impl Store {
                 docs: docs.to_vec(),
                 delivered: false,
             };
-            put_batch(tx, &batch)?;
+            w.put_batch(&batch)?;
             let now = Timestamp::now();
             for &doc in docs {
                 let note = format!("in batch {}", batch.name);
-                transition(tx, Transition::to(doc, State::Batched(dest), note), now)?;
+                w.transition(Transition::to(doc, State::Batched(dest), note), now)?;
             }
             Ok(batch)
         })
@@ -361,21 +355,21 @@ impl Store {
 
     /// Marks a batch and its documents delivered, in one commit.
     pub fn complete_batch(&self, batch: &Batch) -> Result<(), StoreError> {
-        self.write("complete batch", |tx| {
+        self.write("complete batch", |w| {
             let done = Batch {
                 delivered: true,
                 ..batch.clone()
             };
-            put_batch(tx, &done)?;
+            w.put_batch(&done)?;
             let now = Timestamp::now();
             for &doc in &batch.docs {
                 let t = Transition {
                     delivered_as: Some(batch.name.clone()),
                     ..Transition::to(doc, State::Delivered(batch.dest), "written")
                 };
-                transition(tx, t, now)?;
+                w.transition(t, now)?;
             }
-            bump(tx, &format!("last_success:{}", batch.dest.name()), now)?;
+            w.bump(&format!("last_success:{}", batch.dest.name()), now)?;
             Ok(())
         })
     }
@@ -384,19 +378,13 @@ impl Store {
     /// an operator does once the cause is fixed. Returns false if the
     /// document was not quarantined or held.
     pub fn release(&self, id: u64, by: &str) -> Result<bool, StoreError> {
-        self.write("release", |tx| {
-            let docs = tx.open_table(DOCUMENTS).map_err(db("read document"))?;
-            let meta = read_meta(&docs, id)?;
-            drop(docs);
+        self.write("release", |w| {
+            let meta = w.meta(id)?;
             if !matches!(meta.state, State::Quarantined | State::Held) {
                 return Ok(false);
             }
             let note = format!("released by {by}");
-            transition(
-                tx,
-                Transition::to(id, State::Stored, note),
-                Timestamp::now(),
-            )?;
+            w.transition(Transition::to(id, State::Stored, note), Timestamp::now())?;
             Ok(true)
         })
     }
@@ -414,17 +402,16 @@ impl Store {
 
     /// Advances a cursor, durably.
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.write("advance cursor", |tx| {
-            let mut t = tx.open_table(CURSORS).map_err(db("write cursor"))?;
-            t.insert(name, value).map_err(db("write cursor"))?;
+        self.write("advance cursor", |w| {
+            w.cursors.insert(name, value).map_err(db("write cursor"))?;
             Ok(())
         })
     }
 
     /// Records that a peer answered well just now.
     pub fn record_success(&self, peer: &str) -> Result<(), StoreError> {
-        self.write("record success", |tx| {
-            bump(tx, &format!("last_success:{peer}"), Timestamp::now())
+        self.write("record success", |w| {
+            w.bump(&format!("last_success:{peer}"), Timestamp::now())
         })
     }
 
@@ -450,170 +437,6 @@ fn read_meta(
         .map_err(db("read document"))?
         .ok_or(StoreError::NoDocument(id))?;
     decode(value.value()).map_err(codec("read document"))
-}
-
-fn next_id(tx: &WriteTransaction, name: &str) -> Result<u64, StoreError> {
-    let mut counters = tx.open_table(COUNTERS).map_err(db("next id"))?;
-    let id = counters
-        .get(name)
-        .map_err(db("next id"))?
-        .map_or(1, |v| v.value());
-    counters.insert(name, id + 1).map_err(db("next id"))?;
-    Ok(id)
-}
-
-fn bump(tx: &WriteTransaction, name: &str, at: Timestamp) -> Result<(), StoreError> {
-    let mut counters = tx.open_table(COUNTERS).map_err(db("counter"))?;
-    counters
-        .insert(name, at.as_second().max(0) as u64)
-        .map_err(db("counter"))?;
-    Ok(())
-}
-
-fn put_batch(tx: &WriteTransaction, batch: &Batch) -> Result<(), StoreError> {
-    let bytes = encode(batch).map_err(codec("write batch"))?;
-    let mut table = tx.open_table(BATCHES).map_err(db("write batch"))?;
-    table
-        .insert(batch.id, bytes.as_slice())
-        .map_err(db("write batch"))?;
-    Ok(())
-}
-
-fn put_meta(tx: &WriteTransaction, meta: &DocMeta) -> Result<(), StoreError> {
-    let bytes = encode(meta).map_err(codec("write document"))?;
-    let mut docs = tx.open_table(DOCUMENTS).map_err(db("write document"))?;
-    docs.insert(meta.id, bytes.as_slice())
-        .map_err(db("write document"))?;
-    Ok(())
-}
-
-fn add_audit(tx: &WriteTransaction, id: u64, entry: &AuditEntry) -> Result<(), StoreError> {
-    let mut audit = tx.open_table(AUDIT).map_err(db("write audit"))?;
-    let n = audit
-        .range((id, 0)..=(id, u32::MAX))
-        .map_err(db("write audit"))?
-        .next_back()
-        .transpose()
-        .map_err(db("write audit"))?
-        .map_or(0, |(k, _)| k.value().1 + 1);
-    let bytes = encode(entry).map_err(codec("write audit"))?;
-    audit
-        .insert((id, n), bytes.as_slice())
-        .map_err(db("write audit"))?;
-    Ok(())
-}
-
-fn intake_one(
-    tx: &WriteTransaction,
-    doc: Intake,
-    now: Timestamp,
-) -> Result<IntakeOutcome, StoreError> {
-    let identity = format!("{}:{}", doc.kind.name(), doc.external_id);
-    let dedup_key = format!("{identity}:{}", doc.revision);
-    let mut dedup = tx.open_table(DEDUP).map_err(db("intake"))?;
-    if let Some(id) = dedup.get(dedup_key.as_str()).map_err(db("intake"))? {
-        return Ok(IntakeOutcome::Duplicate(id.value()));
-    }
-    let id = next_id(tx, NEXT_DOC)?;
-    dedup.insert(dedup_key.as_str(), id).map_err(db("intake"))?;
-    let mut latest = tx.open_table(LATEST).map_err(db("intake"))?;
-    let previous = latest
-        .insert(identity.as_str(), id)
-        .map_err(db("intake"))?
-        .map(|v| v.value());
-    drop((dedup, latest));
-    tx.open_table(BODIES)
-        .map_err(db("intake"))?
-        .insert(id, doc.body.as_slice())
-        .map_err(db("intake"))?;
-    let meta = DocMeta {
-        id,
-        kind: doc.kind,
-        external_id: doc.external_id,
-        revision: doc.revision,
-        day: doc.day,
-        received_at: now,
-        amount: doc.amount,
-        state: State::Stored,
-        reason: None,
-        delivered_as: None,
-        parent: doc.parent,
-    };
-    put_meta(tx, &meta)?;
-    set_state_index(tx, None, State::Stored, id)?;
-    let entry = AuditEntry {
-        at: now,
-        state: State::Stored,
-        note: "received".into(),
-    };
-    add_audit(tx, id, &entry)?;
-    if let Some(old) = previous {
-        supersede(tx, old, id, now)?;
-    }
-    Ok(IntakeOutcome::New(id))
-}
-
-/// An older revision that has not left yet is replaced by the newer one.
-fn supersede(tx: &WriteTransaction, old: u64, new: u64, now: Timestamp) -> Result<(), StoreError> {
-    let docs = tx.open_table(DOCUMENTS).map_err(db("read document"))?;
-    let meta = read_meta(&docs, old)?;
-    drop(docs);
-    if matches!(
-        meta.state,
-        State::Stored | State::Held | State::Queued(_) | State::Quarantined
-    ) {
-        let note = format!("replaced by revision {new}");
-        transition(tx, Transition::to(old, State::Superseded, note), now)?;
-    }
-    Ok(())
-}
-
-fn set_state_index(
-    tx: &WriteTransaction,
-    from: Option<State>,
-    to: State,
-    id: u64,
-) -> Result<(), StoreError> {
-    let mut index = tx.open_table(STATES).map_err(db("state index"))?;
-    if let Some(from) = from {
-        index.remove((from.code(), id)).map_err(db("state index"))?;
-    }
-    index
-        .insert((to.code(), id), ())
-        .map_err(db("state index"))?;
-    Ok(())
-}
-
-fn transition(tx: &WriteTransaction, t: Transition, now: Timestamp) -> Result<(), StoreError> {
-    let docs = tx.open_table(DOCUMENTS).map_err(db("read document"))?;
-    let mut meta = read_meta(&docs, t.id)?;
-    drop(docs);
-    let from = meta.state;
-    meta.state = t.to;
-    meta.reason = match t.to {
-        State::Held | State::Quarantined => Some(t.note.clone()),
-        _ => None,
-    };
-    if t.delivered_as.is_some() {
-        meta.delivered_as = t.delivered_as;
-    }
-    put_meta(tx, &meta)?;
-    set_state_index(tx, Some(from), t.to, t.id)?;
-    if let Some(mapped) = t.mapped {
-        let mut table = tx.open_table(MAPPED).map_err(db("write mapped"))?;
-        table
-            .insert(t.id, mapped.as_slice())
-            .map_err(db("write mapped"))?;
-    }
-    add_audit(
-        tx,
-        t.id,
-        &AuditEntry {
-            at: now,
-            state: t.to,
-            note: t.note,
-        },
-    )
 }
 
 #[cfg(test)]

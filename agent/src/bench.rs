@@ -1,0 +1,209 @@
+//! `relais bench store`: the store's figures, printed side by side with a
+//! baseline measured in the same run on the same disk.
+//!
+//! - durable intake rate, against a plain append loop that fsyncs after the
+//!   same number of documents;
+//! - resident memory with 1k, 10k and 100k documents queued;
+//! - drain rate of that backlog into ERP import files;
+//! - time to reopen the store and answer (restart).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use pos_bridge::dialect::Dialect;
+use rust_decimal::Decimal;
+
+use crate::erp::{deliver_imports, ErpSettings};
+use crate::mapping::import::{ImportRow, RowType};
+use crate::store::{encode, Dest, Intake, IntakeOutcome, Kind, State, Store, Transition};
+
+/// Documents per commit, as the intake batches them.
+const BATCH: usize = 64;
+
+/// Resident memory of this process in KiB, from /proc.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn ticket_body(n: u64) -> Vec<u8> {
+    format!(
+        "{{\"ticket\":\"B{n:08}\",\"register\":\"CAISSE-1\",\"operator\":\"MDU\",\
+         \"at\":\"2026-12-02T04:14:50Z\",\"customer\":\"C004190\",\"lines\":[{{\"sku\":\
+         \"VO-POUL-FERM-PC\",\"label\":\"Poulet fermier Label Rouge\",\"qty\":1,\
+         \"unit_price_ht\":\"9.85\",\"vat_rate\":\"5.5\"}}],\"payments\":[{{\"method\":\"CB\",\
+         \"amount\":\"10.39\"}}]}}"
+    )
+    .into_bytes()
+}
+
+fn rows_for(n: u64) -> Vec<ImportRow> {
+    vec![ImportRow {
+        kind: RowType::Art,
+        reference: format!("B{n:08}"),
+        origin: "CPT".into(),
+        date: jiff::civil::date(2026, 12, 2),
+        customer: "C004190".into(),
+        article: "VO-POUL-FERM-PC".into(),
+        label: "Poulet fermier Label Rouge".into(),
+        quantity: Some(Decimal::ONE),
+        unit_price_ht: Some(Decimal::new(985, 2)),
+        vat_rate: Some(Decimal::new(55, 1)),
+        amount_ht: Some(Decimal::new(985, 2)),
+        amount_vat: Some(Decimal::new(54, 2)),
+        amount_ttc: Decimal::new(1039, 2),
+        info: String::new(),
+    }]
+}
+
+/// Stores `count` documents from `first` and queues them for the ERP, in
+/// commits of [`BATCH`].
+fn fill(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
+    let mut n = first;
+    while n < first + count {
+        let end = (n + BATCH as u64).min(first + count);
+        let intakes = (n..end).map(|i| Intake {
+            kind: Kind::Ticket,
+            external_id: format!("B{i:08}"),
+            revision: "1".into(),
+            day: jiff::civil::date(2026, 12, 2),
+            amount: Decimal::new(1039, 2),
+            body: ticket_body(i),
+            parent: None,
+        });
+        let outcomes = store.intake(intakes.collect())?;
+        let mut transitions = Vec::new();
+        for (i, outcome) in (n..end).zip(outcomes) {
+            if let IntakeOutcome::New(id) = outcome {
+                transitions.push(Transition {
+                    mapped: Some(encode(&rows_for(i))?),
+                    ..Transition::to(id, State::Queued(Dest::Erp), "mapped")
+                });
+            }
+        }
+        store.apply(transitions)?;
+        n = end;
+    }
+    Ok(())
+}
+
+/// Intake alone (no queueing), for the rate comparison.
+fn intake_only(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
+    let mut n = first;
+    while n < first + count {
+        let end = (n + BATCH as u64).min(first + count);
+        let intakes = (n..end).map(|i| Intake {
+            kind: Kind::Ticket,
+            external_id: format!("R{i:08}"),
+            revision: "1".into(),
+            day: jiff::civil::date(2026, 12, 2),
+            amount: Decimal::ZERO,
+            body: ticket_body(i),
+            parent: None,
+        });
+        store.intake(intakes.collect())?;
+        n = end;
+    }
+    Ok(())
+}
+
+/// The baseline: append each document to one file, fsync every [`BATCH`].
+fn append_loop(path: &Path, count: u64) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    for i in 0..count {
+        let body = ticket_body(i);
+        file.write_all(&(body.len() as u32).to_le_bytes())?;
+        file.write_all(&body)?;
+        if (i + 1) % BATCH as u64 == 0 {
+            file.sync_data()?;
+        }
+    }
+    file.sync_data()?;
+    Ok(())
+}
+
+fn rate(count: u64, started: Instant) -> f64 {
+    count as f64 / started.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// Runs every measurement in `dir` and prints the figures.
+pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    println!(
+        "relais bench store: {} cores, folder {}",
+        cores(),
+        dir.display()
+    );
+    println!("idle RSS before opening the store: {} KiB", rss_kib());
+
+    // Rounds alternate between the two so that disk noise falls on both.
+    let rounds = 5;
+    let per_round = (intake_docs / rounds).max(BATCH as u64);
+    let store = Store::open(&dir.join("intake.redb"))?;
+    let (mut ours_time, mut baseline_time) = (0.0, 0.0);
+    for round in 0..rounds {
+        let started = Instant::now();
+        append_loop(&dir.join(format!("baseline-{round}.log")), per_round)?;
+        baseline_time += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        intake_only(&store, round * per_round, per_round)?;
+        ours_time += started.elapsed().as_secs_f64();
+    }
+    drop(store);
+    let total = (rounds * per_round) as f64;
+    let (ours, baseline) = (total / ours_time, total / baseline_time);
+    println!(
+        "durable intake, {total} docs, fsync every {BATCH}: relais {ours:.0} docs/s, \
+         plain append loop {baseline:.0} docs/s, ratio {:.2} (target >= 0.5)",
+        ours / baseline
+    );
+
+    let store = Store::open(&dir.join("backlog.redb"))?;
+    let mut queued = 0;
+    for target in [1_000, 10_000, backlog] {
+        fill(&store, queued, target - queued)?;
+        queued = target;
+        println!(
+            "RSS with {queued:>7} documents queued: {:>7} KiB",
+            rss_kib()
+        );
+    }
+    drop(store);
+
+    let started = Instant::now();
+    let store = Store::open(&dir.join("backlog.redb"))?;
+    let waiting = store.in_state(State::Queued(Dest::Erp), 1)?.len();
+    println!(
+        "restart: store reopened and first queue read in {:.1} ms ({waiting} found)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let settings = ErpSettings {
+        import_dir: dir.join("import"),
+        import_done_dir: None,
+        export_dir: dir.join("export"),
+        dialect: Dialect::french_erp(),
+        max_docs_per_file: 100,
+    };
+    let tz = jiff::tz::TimeZone::get("Europe/Paris")?;
+    let started = Instant::now();
+    let report = deliver_imports(&store, &settings, &tz)?;
+    println!(
+        "drain: {} documents into {} import files at {:.0} docs/s, RSS after {} KiB",
+        report.documents,
+        report.files,
+        rate(report.documents as u64, started),
+        rss_kib()
+    );
+    Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,212 @@
+//! The write side of the store: every table a write transaction touches,
+//! opened once per transaction, and the steps that change them.
+
+use jiff::Timestamp;
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::{
+    codec, db, decode, encode, AuditEntry, Batch, DocMeta, Intake, IntakeOutcome, State,
+    StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP, DOCUMENTS, LATEST,
+    MAPPED, NEXT_DOC, STATES,
+};
+
+/// The open tables of one write transaction.
+pub(super) struct Tables<'t> {
+    documents: Table<'t, u64, &'static [u8]>,
+    bodies: Table<'t, u64, &'static [u8]>,
+    mapped: Table<'t, u64, &'static [u8]>,
+    states: Table<'t, (u8, u64), ()>,
+    dedup: Table<'t, &'static str, u64>,
+    latest: Table<'t, &'static str, u64>,
+    audit: Table<'t, (u64, u32), &'static [u8]>,
+    batches: Table<'t, u64, &'static [u8]>,
+    pub(super) cursors: Table<'t, &'static str, &'static str>,
+    counters: Table<'t, &'static str, u64>,
+}
+
+impl<'t> Tables<'t> {
+    /// Opens (creating if needed) every table in `tx`.
+    pub(super) fn open(tx: &'t WriteTransaction) -> Result<Tables<'t>, StoreError> {
+        let err = || db("open tables");
+        Ok(Tables {
+            documents: tx.open_table(DOCUMENTS).map_err(err())?,
+            bodies: tx.open_table(BODIES).map_err(err())?,
+            mapped: tx.open_table(MAPPED).map_err(err())?,
+            states: tx.open_table(STATES).map_err(err())?,
+            dedup: tx.open_table(DEDUP).map_err(err())?,
+            latest: tx.open_table(LATEST).map_err(err())?,
+            audit: tx.open_table(AUDIT).map_err(err())?,
+            batches: tx.open_table(BATCHES).map_err(err())?,
+            cursors: tx.open_table(CURSORS).map_err(err())?,
+            counters: tx.open_table(COUNTERS).map_err(err())?,
+        })
+    }
+
+    pub(super) fn meta(&self, id: u64) -> Result<DocMeta, StoreError> {
+        let value = self
+            .documents
+            .get(id)
+            .map_err(db("read document"))?
+            .ok_or(StoreError::NoDocument(id))?;
+        decode(value.value()).map_err(codec("read document"))
+    }
+
+    pub(super) fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
+        let id = self
+            .counters
+            .get(name)
+            .map_err(db("next id"))?
+            .map_or(1, |v| v.value());
+        self.counters.insert(name, id + 1).map_err(db("next id"))?;
+        Ok(id)
+    }
+
+    pub(super) fn bump(&mut self, name: &str, at: Timestamp) -> Result<(), StoreError> {
+        let secs = at.as_second().max(0) as u64;
+        self.counters.insert(name, secs).map_err(db("counter"))?;
+        Ok(())
+    }
+
+    pub(super) fn put_batch(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let bytes = encode(batch).map_err(codec("write batch"))?;
+        self.batches
+            .insert(batch.id, bytes.as_slice())
+            .map_err(db("write batch"))?;
+        Ok(())
+    }
+
+    fn put_meta(&mut self, meta: &DocMeta) -> Result<(), StoreError> {
+        let bytes = encode(meta).map_err(codec("write document"))?;
+        self.documents
+            .insert(meta.id, bytes.as_slice())
+            .map_err(db("write document"))?;
+        Ok(())
+    }
+
+    /// Appends an audit entry; `first` skips the look-up for a new document.
+    fn add_audit(&mut self, id: u64, entry: &AuditEntry, first: bool) -> Result<(), StoreError> {
+        let n = if first {
+            0
+        } else {
+            self.audit
+                .range((id, 0)..=(id, u32::MAX))
+                .map_err(db("write audit"))?
+                .next_back()
+                .transpose()
+                .map_err(db("write audit"))?
+                .map_or(0, |(k, _)| k.value().1 + 1)
+        };
+        let bytes = encode(entry).map_err(codec("write audit"))?;
+        self.audit
+            .insert((id, n), bytes.as_slice())
+            .map_err(db("write audit"))?;
+        Ok(())
+    }
+
+    pub(super) fn intake_one(
+        &mut self,
+        doc: Intake,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, StoreError> {
+        let identity = format!("{}:{}", doc.kind.name(), doc.external_id);
+        let dedup_key = format!("{identity}:{}", doc.revision);
+        if let Some(id) = self.dedup.get(dedup_key.as_str()).map_err(db("intake"))? {
+            return Ok(IntakeOutcome::Duplicate(id.value()));
+        }
+        let id = self.next_id(NEXT_DOC)?;
+        self.dedup
+            .insert(dedup_key.as_str(), id)
+            .map_err(db("intake"))?;
+        let previous = self
+            .latest
+            .insert(identity.as_str(), id)
+            .map_err(db("intake"))?;
+        let previous = previous.map(|v| v.value());
+        self.bodies
+            .insert(id, doc.body.as_slice())
+            .map_err(db("intake"))?;
+        let meta = DocMeta {
+            id,
+            kind: doc.kind,
+            external_id: doc.external_id,
+            revision: doc.revision,
+            day: doc.day,
+            received_at: now,
+            amount: doc.amount,
+            state: State::Stored,
+            reason: None,
+            delivered_as: None,
+            parent: doc.parent,
+        };
+        self.put_meta(&meta)?;
+        self.set_state_index(None, State::Stored, id)?;
+        let entry = AuditEntry {
+            at: now,
+            state: State::Stored,
+            note: "received".into(),
+        };
+        self.add_audit(id, &entry, true)?;
+        if let Some(old) = previous {
+            self.supersede(old, id, now)?;
+        }
+        Ok(IntakeOutcome::New(id))
+    }
+
+    /// An older revision that has not left yet is replaced by the newer one.
+    fn supersede(&mut self, old: u64, new: u64, now: Timestamp) -> Result<(), StoreError> {
+        let meta = self.meta(old)?;
+        let waiting = [State::Stored, State::Held, State::Quarantined].contains(&meta.state)
+            || matches!(meta.state, State::Queued(_));
+        if waiting {
+            let note = format!("replaced by revision {new}");
+            self.transition(Transition::to(old, State::Superseded, note), now)?;
+        }
+        Ok(())
+    }
+
+    fn set_state_index(
+        &mut self,
+        from: Option<State>,
+        to: State,
+        id: u64,
+    ) -> Result<(), StoreError> {
+        if let Some(from) = from {
+            self.states
+                .remove((from.code(), id))
+                .map_err(db("state index"))?;
+        }
+        self.states
+            .insert((to.code(), id), ())
+            .map_err(db("state index"))?;
+        Ok(())
+    }
+
+    pub(super) fn transition(&mut self, t: Transition, now: Timestamp) -> Result<(), StoreError> {
+        let mut meta = self.meta(t.id)?;
+        let from = meta.state;
+        meta.state = t.to;
+        meta.reason = match t.to {
+            State::Held | State::Quarantined => Some(t.note.clone()),
+            _ => None,
+        };
+        if t.delivered_as.is_some() {
+            meta.delivered_as = t.delivered_as;
+        }
+        self.put_meta(&meta)?;
+        self.set_state_index(Some(from), t.to, t.id)?;
+        if let Some(mapped) = t.mapped {
+            self.mapped
+                .insert(t.id, mapped.as_slice())
+                .map_err(db("write mapped"))?;
+        }
+        self.add_audit(
+            t.id,
+            &AuditEntry {
+                at: now,
+                state: t.to,
+                note: t.note,
+            },
+            false,
+        )
+    }
+}
