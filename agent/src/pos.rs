@@ -54,7 +54,7 @@ pub async fn run_intake(
         topics.ticket_filter(),
     ));
     let mut totals = IntakeCounts::default();
-    loop {
+    while !*shutdown.borrow() {
         let first = tokio::select! {
             message = rx.recv() => message,
             _ = shutdown.changed() => None,
@@ -67,7 +67,24 @@ pub async fn run_intake(
                 Err(_) => break,
             }
         }
-        commit_and_ack(&store, &client, batch, &tz, &topics, &mut totals).await?;
+        // A store failure (disk full, I/O error) leaves the batch
+        // unacknowledged: it is retried here until it commits, and the
+        // broker keeps the messages meanwhile.
+        let backoff = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(10),
+        };
+        let mut attempt = 0;
+        while let Err(e) = commit_and_ack(&store, &client, &batch, &tz, &topics, &mut totals).await
+        {
+            attempt += 1;
+            let delay = backoff.delay(attempt, jitter());
+            tracing::error!(error = %e, tickets = batch.len(), ?delay, "cannot store tickets, not acknowledged");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
         counts.send_replace(totals);
     }
     let _ = client.disconnect().await;
@@ -162,7 +179,7 @@ fn intake_of(publish: &Publish, tz: &TimeZone) -> (Intake, String, Option<String
 async fn commit_and_ack(
     store: &Store,
     client: &AsyncClient,
-    batch: Vec<Publish>,
+    batch: &[Publish],
     tz: &TimeZone,
     topics: &Topics,
     totals: &mut IntakeCounts,

@@ -8,7 +8,7 @@
 //! it reconciles the sources with what reached the ERP folder and the shop.
 //! Run again on the same work folder, it sends nothing twice.
 
-mod broker;
+pub mod broker;
 pub mod reconcile;
 
 use std::collections::BTreeMap;

@@ -18,9 +18,12 @@
 //!   `cursors`: name -> text; `counters`: name -> u64.
 
 mod document;
+pub mod faults;
 mod write;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -70,9 +73,40 @@ pub enum StoreError {
     /// A blocking store task could not finish (the runtime is shutting down).
     #[error("store task: {0}")]
     Task(String),
+    /// The store is being reopened after an I/O failure; try again.
+    #[error("the store is reopening after an I/O failure")]
+    Reopening,
     /// A document id that the store does not hold.
     #[error("no document {0} in the store")]
     NoDocument(u64),
+}
+
+impl StoreError {
+    /// Names the whole operation in a failure of one of its steps, so the
+    /// message says "intake" rather than only "state index".
+    fn during(self, operation: &'static str) -> StoreError {
+        match self {
+            StoreError::Db { action, source } if action != operation => StoreError::Db {
+                action: join(operation, action),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// "intake" + "state index" -> "intake (state index)". The pairs are few
+/// and fixed, so each is made once and kept for the life of the process.
+fn join(operation: &'static str, step: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static JOINED: OnceLock<Mutex<HashMap<(&str, &str), &'static str>>> = OnceLock::new();
+    let mut map = JOINED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    map.entry((operation, step))
+        .or_insert_with(|| Box::leak(format!("{operation} ({step})").into_boxed_str()))
 }
 
 fn db<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E) -> StoreError {
@@ -142,29 +176,88 @@ impl Transition {
     }
 }
 
+/// Opens the database again (after an I/O failure, redb refuses further
+/// work on the handle that saw it).
+type Opener = dyn Fn() -> Result<Database, StoreError> + Send + Sync;
+
 /// The store. Cheap to clone; all clones share one database.
 #[derive(Clone)]
 pub struct Store {
-    db: std::sync::Arc<Database>,
+    db: Arc<RwLock<Option<Arc<Database>>>>,
+    opener: Arc<Opener>,
+    failed: Arc<AtomicBool>,
 }
 
 impl Store {
     /// Opens (or creates) the store file and its tables.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        // redb's default page cache is 1 GiB; a box has far less, and a
-        // bounded cache keeps memory flat however large the backlog grows.
-        let database = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let path = path.to_path_buf();
+        Store::with_opener(Arc::new(move || {
+            // redb's default page cache is 1 GiB; a box has far less, and a
+            // bounded cache keeps memory flat however large the backlog grows.
+            redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create(&path)
+                .map_err(|source| StoreError::Open {
+                    path: path.display().to_string(),
+                    source,
+                })
+        }))
+    }
+
+    /// Opens a store on a storage layer made by `backend` (the fault tests
+    /// use [`faults::FaultyBackend`]); `backend` is called again to reopen.
+    pub fn open_with_backend<B: redb::StorageBackend>(
+        backend: impl Fn() -> std::io::Result<B> + Send + Sync + 'static,
+        label: &str,
+    ) -> Result<Store, StoreError> {
+        let label = label.to_string();
+        Store::with_opener(Arc::new(move || {
+            let open_error = |e: std::io::Error| StoreError::Open {
+                path: label.clone(),
+                source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+            };
+            redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create_with_backend(backend().map_err(open_error)?)
+                .map_err(|source| StoreError::Open {
+                    path: label.clone(),
+                    source,
+                })
+        }))
+    }
+
+    fn with_opener(opener: Arc<Opener>) -> Result<Store, StoreError> {
+        let database = opener()?;
         let store = Store {
-            db: std::sync::Arc::new(database),
+            db: Arc::new(RwLock::new(Some(Arc::new(database)))),
+            opener,
+            failed: Arc::new(AtomicBool::new(false)),
         };
         store.write("create tables", |_| Ok(()))?;
         Ok(store)
+    }
+
+    /// The current database handle.
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        let guard = self.db.read().unwrap_or_else(|e| e.into_inner());
+        guard.clone().ok_or(StoreError::Reopening)
+    }
+
+    /// After an I/O failure, drops the handle and opens the file again, so
+    /// that work resumes by itself once the cause (a full disk) is gone.
+    fn reopen_if_failed(&self) -> Result<(), StoreError> {
+        if !self.failed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = guard.take() {
+            drop(old);
+        }
+        *guard = Some(Arc::new((self.opener)()?));
+        self.failed.store(false, Ordering::SeqCst);
+        tracing::warn!("store reopened after an I/O failure");
+        Ok(())
     }
 
     /// Runs `body` in one write transaction and commits it durably.
@@ -173,11 +266,26 @@ impl Store {
         action: &'static str,
         body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut tx = self.db.begin_write().map_err(db(action))?;
+        self.reopen_if_failed()?;
+        let result = self.try_write(action, body);
+        if let Err(StoreError::Db { source, .. }) = &result {
+            if matches!(source, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                self.failed.store(true, Ordering::SeqCst);
+            }
+        }
+        result
+    }
+
+    fn try_write<T>(
+        &self,
+        action: &'static str,
+        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.database()?.begin_write().map_err(db(action))?;
         tx.set_two_phase_commit(true);
         let value = {
             let mut tables = Tables::open(&tx)?;
-            body(&mut tables)?
+            body(&mut tables).map_err(|e| e.during(action))?
         };
         tx.commit().map_err(db(action))?;
         Ok(value)
@@ -206,7 +314,7 @@ impl Store {
 
     /// Up to `limit` documents in `state`, oldest first.
     pub fn in_state(&self, state: State, limit: usize) -> Result<Vec<DocMeta>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let index = tx.open_table(STATES).map_err(db("read states"))?;
         let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
         let code = state.code();
@@ -227,7 +335,7 @@ impl Store {
 
     /// Number of documents per state.
     pub fn count_states(&self) -> Result<Vec<(State, u64)>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let index = tx.open_table(STATES).map_err(db("read states"))?;
         let mut out = Vec::new();
         for state in State::ALL {
@@ -242,14 +350,14 @@ impl Store {
 
     /// One document's metadata.
     pub fn meta(&self, id: u64) -> Result<DocMeta, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
         read_meta(&docs, id)
     }
 
     /// Visits every document's metadata in id order, without holding them all.
     pub fn for_each_doc(&self, mut visit: impl FnMut(DocMeta)) -> Result<(), StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
         for entry in docs.iter().map_err(db("read documents"))? {
             let (_, value) = entry.map_err(db("read documents"))?;
@@ -269,7 +377,7 @@ impl Store {
     }
 
     fn blob(&self, table: TableDefinition<u64, &[u8]>, id: u64) -> Result<Vec<u8>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let t = tx.open_table(table).map_err(db("read"))?;
         let value = t
             .get(id)
@@ -280,7 +388,7 @@ impl Store {
 
     /// Finds the newest revision of a document by its source id.
     pub fn find(&self, kind: Kind, external_id: &str) -> Result<Option<DocMeta>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let latest = tx.open_table(LATEST).map_err(db("read"))?;
         let key = format!("{}:{external_id}", kind.name());
         let Some(id) = latest
@@ -296,7 +404,7 @@ impl Store {
 
     /// A document's history, oldest first.
     pub fn audit(&self, id: u64) -> Result<Vec<AuditEntry>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let audit = tx.open_table(AUDIT).map_err(db("read audit"))?;
         let mut out = Vec::new();
         for entry in audit
@@ -340,7 +448,7 @@ impl Store {
     /// Batches not yet delivered, oldest first (after a crash, these are
     /// written again under their names).
     pub fn open_batches(&self, dest: Dest) -> Result<Vec<Batch>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let table = tx.open_table(BATCHES).map_err(db("read batches"))?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(db("read batches"))? {
@@ -391,7 +499,7 @@ impl Store {
 
     /// Reads a cursor.
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let t = tx.open_table(CURSORS).map_err(db("read cursors"))?;
         let value = t
             .get(name)
@@ -417,7 +525,7 @@ impl Store {
 
     /// When a peer last answered well.
     pub fn last_success(&self, peer: &str) -> Result<Option<Timestamp>, StoreError> {
-        let tx = self.db.begin_read().map_err(db("read"))?;
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
         let t = tx.open_table(COUNTERS).map_err(db("read counters"))?;
         let key = format!("last_success:{peer}");
         let secs = t
