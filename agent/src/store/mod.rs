@@ -1,17 +1,74 @@
 //! The durable store: every document, its state, its history, the dedup keys
-//! and the cursors, in one redb file.
+//! and the cursors, in one redb file. This module owns every table layout;
+//! nothing else names a table.
 //!
-//! This module owns every table layout; nothing else names a table. Each
-//! public write is one redb transaction committed with immediate durability:
-//! when the method returns, the change is on disk, and only then may the
-//! caller tell a source "got it" (DESIGN.md invariant 1). Callers group
-//! several documents in one call to spare the SD card.
+//! # The durable queue
 //!
-//! Tables:
+//! There is no separate queue file: a document's state is its place in a
+//! queue. The `states` table indexes (state, id), so "queued for the ERP" is
+//! a range scan in intake order, read in chunks, and memory stays flat
+//! however long the backlog (the page cache is bounded too). Transitions are
+//! checked by [`lifecycle::allowed`] and each one writes the document, the
+//! index and an audit entry in the same transaction.
+//!
+//! ## What is flushed when
+//!
+//! Every public write is one redb transaction committed with immediate
+//! durability and two-phase commit: when the method returns, the data and
+//! the new root are fsynced. Callers batch (a page of orders, up to 64
+//! tickets, a chunk of decisions) to spare the SD card. Nothing outside is
+//! told before the commit returns:
+//!
+//! | step | committed first | then outside |
+//! |---|---|---|
+//! | ticket intake | documents + dedup keys | MQTT PUBACK, then the register's ack |
+//! | order pull | each page's documents | the cursor moves after the last page |
+//! | export intake | the export file's bytes | the file is moved to `done/` |
+//! | ERP batch | batch name + documents `batched` | the import file is written |
+//! | ERP delivered | documents `delivered` | nothing (the file is there) |
+//! | invoice | nothing | check the shop, upload, then commit `delivered` |
+//!
+//! ## What a crash leaves behind, and why that is neither loss nor double
+//!
+//! - Before an intake commit: nothing stored, nothing acknowledged; the
+//!   register or broker redelivers, the shop pull starts again from the
+//!   unmoved cursor, the export file is still in its folder.
+//! - After an intake commit, before the acknowledgement: the source sends
+//!   again and the dedup key (kind, source id, revision) makes it a no-op.
+//! - Between a decision chunk's reads and its commit: the documents are
+//!   still `stored`; deciding again is pure and gives the same answer.
+//! - After a batch is created, before or while its file is written: the
+//!   batch is open; at restart it is written again under the same name
+//!   with the same bytes (the rows were frozen when the documents were
+//!   queued). Files are written to a temporary name, fsynced, renamed and
+//!   the folder fsynced, so the ERP never sees half a file.
+//! - After the file, before the batch is marked delivered: the rewrite
+//!   finds the same bytes already there (or the file already in the ERP's
+//!   done folder) and only records it.
+//! - During an invoice upload: the invoice is still `queued`; at restart
+//!   the shop is asked first, and since rendering is deterministic the
+//!   same PDF hash is found and only the delivery is recorded. The shop's
+//!   PUT is idempotent as well.
+//!
+//! ## Idempotence at each destination
+//!
+//! - ERP: stable file names (`CMD_<day>_<batch>.csv`) fixed in the store
+//!   before writing, atomic writes, one batch per document.
+//! - Shop: check before upload by invoice number and PDF hash; PUT is
+//!   idempotent; a different document under the same number is
+//!   quarantined, never overwritten.
+//! - Intake: the dedup key (kind, source id, revision); a new revision of a
+//!   document not yet delivered supersedes it.
+//!
+//! Tests prove it: `tests/crash_kill.rs` kills the demo at random moments
+//! and checks the outputs; `tests/store_faults.rs` holds an fsync and fills
+//! the disk.
+//!
+//! # Tables
+//!
 //! - `documents`: id -> [`DocMeta`]; `bodies`: id -> the source's bytes;
 //!   `mapped`: id -> what was made of it for its destination.
-//! - `states`: (state code, id) -> (): the index that makes each state a
-//!   queue in intake order, read in ranges so memory does not grow with it.
+//! - `states`: (state code, id) -> (), the queue index.
 //! - `dedup`: "kind:external id:revision" -> id; `latest`: "kind:external id"
 //!   -> id of its newest revision.
 //! - `audit`: (id, n) -> [`AuditEntry`]; `batches`: id -> [`Batch`];
@@ -19,6 +76,7 @@
 
 mod document;
 pub mod faults;
+pub mod lifecycle;
 mod write;
 
 use std::path::Path;
@@ -73,6 +131,9 @@ pub enum StoreError {
     /// A blocking store task could not finish (the runtime is shutting down).
     #[error("store task: {0}")]
     Task(String),
+    /// A transition the document's life does not allow (a bug, refused).
+    #[error("document {id}: {from} -> {to} is not a transition a document may make")]
+    IllegalTransition { id: u64, from: String, to: String },
     /// The store is being reopened after an I/O failure; try again.
     #[error("the store is reopening after an I/O failure")]
     Reopening,

@@ -184,6 +184,13 @@ impl<'t> Tables<'t> {
     pub(super) fn transition(&mut self, t: Transition, now: Timestamp) -> Result<(), StoreError> {
         let mut meta = self.meta(t.id)?;
         let from = meta.state;
+        if !super::lifecycle::allowed(from, t.to) {
+            return Err(StoreError::IllegalTransition {
+                id: t.id,
+                from: from.label(),
+                to: t.to.label(),
+            });
+        }
         meta.state = t.to;
         meta.reason = match t.to {
             State::Held | State::Quarantined => Some(t.note.clone()),

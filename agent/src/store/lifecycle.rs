@@ -1,0 +1,97 @@
+//! The life of a document as an explicit state machine (DESIGN.md,
+//! "Document life"). Pure: the store asks [`allowed`] before every
+//! transition and refuses the others, so a bug cannot, say, deliver a
+//! document twice or bring a superseded revision back.
+//!
+//! ```text
+//! stored --> queued(dest) --> batched(dest) --> delivered(dest)
+//!   |   \          |    \________________________^
+//!   |    \--> held  \--> quarantined --(release)--> stored
+//!   |          \--(release)--> stored
+//!   \--> done (an export once split)
+//! any waiting state --> superseded (a newer revision arrived)
+//! ```
+
+use super::{Dest, State};
+
+/// Whether a document may go from `from` to `to`.
+pub fn allowed(from: State, to: State) -> bool {
+    use State::*;
+    match (from, to) {
+        (Stored, Queued(_) | Held | Quarantined | Done | Superseded) => true,
+        (Held | Quarantined, Stored | Superseded) => true,
+        (Queued(d), Batched(e)) => d == e && d == Dest::Erp,
+        (Queued(d), Delivered(e)) => d == e && d == Dest::Shop,
+        (Queued(_), Quarantined | Superseded) => true,
+        (Batched(d), Delivered(e)) => d == e,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_normal_lives_are_allowed() {
+        let erp = [
+            State::Stored,
+            State::Queued(Dest::Erp),
+            State::Batched(Dest::Erp),
+            State::Delivered(Dest::Erp),
+        ];
+        assert!(erp.windows(2).all(|w| allowed(w[0], w[1])));
+        let shop = [
+            State::Stored,
+            State::Queued(Dest::Shop),
+            State::Delivered(Dest::Shop),
+        ];
+        assert!(shop.windows(2).all(|w| allowed(w[0], w[1])));
+        assert!(allowed(State::Stored, State::Done));
+    }
+
+    #[test]
+    fn quarantine_and_hold_end_only_by_release_or_a_newer_revision() {
+        for from in [State::Held, State::Quarantined] {
+            assert!(allowed(from, State::Stored));
+            assert!(allowed(from, State::Superseded));
+            assert!(!allowed(from, State::Queued(Dest::Erp)));
+            assert!(!allowed(from, State::Delivered(Dest::Shop)));
+        }
+    }
+
+    #[test]
+    fn delivered_done_and_superseded_are_final() {
+        for from in [
+            State::Delivered(Dest::Erp),
+            State::Delivered(Dest::Shop),
+            State::Done,
+            State::Superseded,
+        ] {
+            for to in State::ALL {
+                assert!(!allowed(from, to), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_skips_its_destination_or_changes_it() {
+        assert!(!allowed(State::Stored, State::Delivered(Dest::Erp)));
+        assert!(!allowed(
+            State::Queued(Dest::Erp),
+            State::Delivered(Dest::Erp)
+        ));
+        assert!(!allowed(
+            State::Queued(Dest::Shop),
+            State::Batched(Dest::Shop)
+        ));
+        assert!(!allowed(
+            State::Batched(Dest::Erp),
+            State::Delivered(Dest::Shop)
+        ));
+        assert!(!allowed(
+            State::Queued(Dest::Erp),
+            State::Queued(Dest::Shop)
+        ));
+    }
+}
