@@ -75,7 +75,7 @@ fn fixed_fr(d: Decimal, scale: u32) -> String {
 fn push_grouped(out: &mut String, int_part: &str) {
     let len = int_part.len();
     for (i, digit) in int_part.chars().enumerate() {
-        if i > 0 && (len - i) % 3 == 0 {
+        if i > 0 && (len - i).is_multiple_of(3) {
             out.push(THOUSANDS_SEPARATOR);
         }
         out.push(digit);

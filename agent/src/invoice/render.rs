@@ -172,14 +172,16 @@ struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     fn new(invoice: &'a Invoice, seller: &'a Seller, fonts: &'static Fonts) -> Self {
-        let totals = invoice.totals();
-        let credit_note = totals.ttc.is_sign_negative() && !totals.ttc.is_zero();
         Doc {
             invoice,
             seller,
             fonts,
-            title: if credit_note { "AVOIR" } else { "FACTURE" },
-            totals,
+            title: if invoice.is_credit_note() {
+                "AVOIR"
+            } else {
+                "FACTURE"
+            },
+            totals: invoice.totals(),
         }
     }
 }

@@ -21,7 +21,7 @@ pub(super) const CONTENT_WIDTH: f32 = RIGHT - LEFT;
 /// Baseline of the first line of the page header.
 pub(super) const TOP: f32 = PAGE_HEIGHT - 46.0;
 /// Top of the lines table on pages after the first.
-pub(super) const CONTINUED_TABLE_TOP: f32 = PAGE_HEIGHT - 98.0;
+pub(super) const CONTINUED_TABLE_TOP: f32 = PAGE_HEIGHT - 86.0;
 /// Nothing of the table or the summary goes below this line: the footer
 /// lives underneath.
 pub(super) const BODY_BOTTOM: f32 = 64.0;
@@ -190,22 +190,27 @@ pub(super) fn wrap(
     max_lines: usize,
 ) -> Vec<String> {
     let face = fonts.face(weight);
+    let space = face.width(" ", size);
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
+    let mut current_width = 0.0;
     for word in text.split_whitespace() {
-        let candidate = if current.is_empty() {
-            word.to_string()
-        } else {
-            format!("{current} {word}")
-        };
-        if face.width(&candidate, size) <= width {
-            current = candidate;
+        let word_width = face.width(word, size);
+        if !current.is_empty() && current_width + space + word_width <= width {
+            current.push(' ');
+            current.push_str(word);
+            current_width += space + word_width;
             continue;
         }
         if !current.is_empty() {
             lines.push(std::mem::take(&mut current));
         }
-        current = break_word(fonts, weight, word, size, width, &mut lines);
+        if word_width <= width {
+            current.push_str(word);
+        } else {
+            current = break_word(fonts, weight, word, size, width, &mut lines);
+        }
+        current_width = face.width(&current, size);
     }
     if !current.is_empty() || lines.is_empty() {
         lines.push(current);
