@@ -142,6 +142,32 @@ pub enum StoreError {
     NoDocument(u64),
 }
 
+/// Makes a new store file under a temporary name and renames it into
+/// place once its header and tables are on disk: a power cut during the
+/// very first start can then never leave a half-made store behind.
+fn create_atomically(path: &Path) -> Result<(), StoreError> {
+    let open_error = |e: std::io::Error| StoreError::Open {
+        path: path.display().to_string(),
+        source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+    };
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".creating");
+    let temp = std::path::PathBuf::from(temp);
+    if temp.exists() {
+        std::fs::remove_file(&temp).map_err(open_error)?;
+    }
+    let database = Database::create(&temp)
+        .map_err(|source| StoreError::Open { path: temp.display().to_string(), source })?;
+    let tx = database.begin_write().map_err(db("create tables"))?;
+    Tables::open(&tx)?;
+    tx.commit().map_err(db("create tables"))?;
+    drop(database);
+    std::fs::rename(&temp, path).map_err(open_error)?;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(folder).and_then(|f| f.sync_all()).map_err(open_error)?;
+    Ok(())
+}
+
 impl StoreError {
     /// Names the whole operation in a failure of one of its steps, so the
     /// message says "intake" rather than only "state index".
@@ -252,6 +278,9 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store file and its tables.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            create_atomically(path)?;
+        }
         let path = path.to_path_buf();
         Store::with_opener(Arc::new(move || {
             // redb's default page cache is 1 GiB; a box has far less, and a
