@@ -62,24 +62,34 @@ fn rows_for(n: u64) -> Vec<ImportRow> {
     }]
 }
 
+/// Documents `first..first + count` named with `prefix`, in intake batches.
+fn batches(prefix: &str, first: u64, count: u64) -> impl Iterator<Item = Vec<(u64, Intake)>> + '_ {
+    (first..first + count).step_by(BATCH).map(move |start| {
+        (start..(start + BATCH as u64).min(first + count))
+            .map(|i| {
+                let intake = Intake {
+                    kind: Kind::Ticket,
+                    external_id: format!("{prefix}{i:08}"),
+                    revision: "1".into(),
+                    day: jiff::civil::date(2026, 12, 2),
+                    amount: Decimal::new(1039, 2),
+                    body: ticket_body(i),
+                    parent: None,
+                };
+                (i, intake)
+            })
+            .collect()
+    })
+}
+
 /// Stores `count` documents from `first` and queues them for the ERP, in
 /// commits of [`BATCH`].
 fn fill(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
-    let mut n = first;
-    while n < first + count {
-        let end = (n + BATCH as u64).min(first + count);
-        let intakes = (n..end).map(|i| Intake {
-            kind: Kind::Ticket,
-            external_id: format!("B{i:08}"),
-            revision: "1".into(),
-            day: jiff::civil::date(2026, 12, 2),
-            amount: Decimal::new(1039, 2),
-            body: ticket_body(i),
-            parent: None,
-        });
-        let outcomes = store.intake(intakes.collect())?;
+    for batch in batches("B", first, count) {
+        let numbers: Vec<u64> = batch.iter().map(|(i, _)| *i).collect();
+        let outcomes = store.intake(batch.into_iter().map(|(_, d)| d).collect())?;
         let mut transitions = Vec::new();
-        for (i, outcome) in (n..end).zip(outcomes) {
+        for (i, outcome) in numbers.into_iter().zip(outcomes) {
             if let IntakeOutcome::New(id) = outcome {
                 transitions.push(Transition {
                     mapped: Some(encode(&rows_for(i))?),
@@ -88,27 +98,14 @@ fn fill(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
             }
         }
         store.apply(transitions)?;
-        n = end;
     }
     Ok(())
 }
 
 /// Intake alone (no queueing), for the rate comparison.
 fn intake_only(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
-    let mut n = first;
-    while n < first + count {
-        let end = (n + BATCH as u64).min(first + count);
-        let intakes = (n..end).map(|i| Intake {
-            kind: Kind::Ticket,
-            external_id: format!("R{i:08}"),
-            revision: "1".into(),
-            day: jiff::civil::date(2026, 12, 2),
-            amount: Decimal::ZERO,
-            body: ticket_body(i),
-            parent: None,
-        });
-        store.intake(intakes.collect())?;
-        n = end;
+    for batch in batches("R", first, count) {
+        store.intake(batch.into_iter().map(|(_, d)| d).collect())?;
     }
     Ok(())
 }

@@ -79,7 +79,8 @@ pub async fn run_intake(
         {
             attempt += 1;
             let delay = backoff.delay(attempt, jitter());
-            tracing::error!(error = %e, tickets = batch.len(), ?delay, "cannot store tickets, not acknowledged");
+            let tickets = batch.len();
+            tracing::error!(error = %e, tickets, ?delay, "cannot store tickets, not acknowledged");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.changed() => break,

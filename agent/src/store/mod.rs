@@ -156,15 +156,22 @@ fn create_atomically(path: &Path) -> Result<(), StoreError> {
     if temp.exists() {
         std::fs::remove_file(&temp).map_err(open_error)?;
     }
-    let database = Database::create(&temp)
-        .map_err(|source| StoreError::Open { path: temp.display().to_string(), source })?;
+    let database = Database::create(&temp).map_err(|source| StoreError::Open {
+        path: temp.display().to_string(),
+        source,
+    })?;
     let tx = database.begin_write().map_err(db("create tables"))?;
     Tables::open(&tx)?;
     tx.commit().map_err(db("create tables"))?;
     drop(database);
     std::fs::rename(&temp, path).map_err(open_error)?;
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(folder).and_then(|f| f.sync_all()).map_err(open_error)?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(folder)
+        .and_then(|f| f.sync_all())
+        .map_err(open_error)?;
     Ok(())
 }
 
