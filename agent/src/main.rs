@@ -41,6 +41,11 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         backlog: u64,
     },
+    /// Read an ERP invoice export and report each invoice and every problem.
+    Invoices {
+        #[command(subcommand)]
+        action: InvoicesAction,
+    },
     /// Documents that need a person.
     Quarantine {
         #[command(subcommand)]
@@ -80,6 +85,22 @@ struct StoreArgs {
     /// Answer in JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum InvoicesAction {
+    /// Per invoice: number, customer, line count, totals; every problem with its line.
+    Check {
+        /// The export file.
+        file: PathBuf,
+        /// The site's dialect (TOML: encoding, separator, decimal_mark, date_format,
+        /// line_end); the French ERP dialect by default.
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Answer in JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,6 +166,21 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
             answer(store.json, &traces, |t| ops::render_trace(t));
         }
         Command::Quarantine { action } => return quarantine(action),
+        Command::Invoices {
+            action:
+                InvoicesAction::Check {
+                    file,
+                    profile,
+                    json,
+                },
+        } => {
+            let report = relais::invoice::check::check_file(&file, profile.as_deref())?;
+            answer(json, &report, relais::invoice::check::render);
+            if !report.problems_found() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Ok(ExitCode::from(2));
+        }
         Command::Bench { dir, docs, backlog } => relais::bench::run(&dir, docs, backlog)?,
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("the demo is async"),
