@@ -41,6 +41,16 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         backlog: u64,
     },
+    /// Convert a WooCommerce orders file (JSON list) into an ERP import file.
+    Orders {
+        #[command(subcommand)]
+        action: ConvertAction,
+    },
+    /// Convert a POS tickets file (JSON lines) into an ERP import file.
+    Tickets {
+        #[command(subcommand)]
+        action: ConvertAction,
+    },
     /// Read an ERP invoice export and report each invoice and every problem.
     Invoices {
         #[command(subcommand)]
@@ -85,6 +95,37 @@ struct StoreArgs {
     /// Answer in JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum ConvertAction {
+    /// Map the file with the daemon's mapping and write one import file.
+    Convert {
+        /// The input file.
+        input: PathBuf,
+        /// Site mapping file (TOML: `clients = "clients.csv"` and `[rules]`).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Answer in JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn convert_text(report: &relais::mapping::convert::ConvertReport) -> String {
+    let mut out = format!(
+        "{} read, {} converted into {}\n",
+        report.read,
+        report.converted,
+        report.file.as_deref().unwrap_or("-")
+    );
+    for (what, reason) in &report.held {
+        out.push_str(&format!("  not converted: {what}: {reason}\n"));
+    }
+    out
 }
 
 #[derive(Subcommand)]
@@ -166,6 +207,30 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
             answer(store.json, &traces, |t| ops::render_trace(t));
         }
         Command::Quarantine { action } => return quarantine(action),
+        Command::Orders {
+            action:
+                ConvertAction::Convert {
+                    input,
+                    mapping,
+                    out,
+                    json,
+                },
+        } => {
+            let report = relais::mapping::convert::orders(&input, mapping.as_deref(), &out)?;
+            answer(json, &report, convert_text);
+        }
+        Command::Tickets {
+            action:
+                ConvertAction::Convert {
+                    input,
+                    mapping,
+                    out,
+                    json,
+                },
+        } => {
+            let report = relais::mapping::convert::tickets(&input, mapping.as_deref(), &out)?;
+            answer(json, &report, convert_text);
+        }
         Command::Invoices {
             action:
                 InvoicesAction::Check {

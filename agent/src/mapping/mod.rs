@@ -3,6 +3,7 @@
 //! Pure functions on plain data: the same document and the same site rules
 //! always give the same rows, so a re-run writes the same bytes.
 
+pub mod convert;
 pub mod import;
 pub mod order;
 pub mod site;
