@@ -288,7 +288,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     // Ticket intake: subscribed before the register starts.
     let (stop_tx, stop_rx) = watch::channel(false);
     let (sub_tx, sub_rx) = oneshot::channel();
-    let (counts_tx, counts_rx) = watch::channel(IntakeCounts::default());
+    let (counts_tx, _counts) = watch::channel(IntakeCounts::default());
     let mut mqtt = MqttOptions::new(format!("relais-{instance}"), host.clone(), port);
     mqtt.set_clean_session(false)
         .set_manual_acks(true)
@@ -360,7 +360,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
 
     let _ = stop_tx.send(true);
     intake.await??;
-    let _ = counts_rx;
     let held_by_shop = shop.invoices();
     shop.shutdown().await;
 
