@@ -204,3 +204,36 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// Orders mapped per second on one thread: the sample day's orders, parsed
+/// and mapped over and over for about two seconds.
+pub fn mapping(orders_file: &Path, clients_file: &Path) -> anyhow::Result<()> {
+    use crate::mapping::order::{map_order, Context};
+    use crate::mapping::site::{Clients, SiteRules};
+    use crate::shop::order::Order;
+
+    let raw: Vec<Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(&std::fs::read(orders_file)?)?;
+    let clients = Clients::read(std::fs::File::open(clients_file)?, &Dialect::french_erp())?;
+    let rules = SiteRules::default();
+    let tz = jiff::tz::TimeZone::get("Europe/Paris")?;
+    let cx = Context {
+        rules: &rules,
+        clients: &clients,
+        tz: &tz,
+    };
+    let started = Instant::now();
+    let mut mapped = 0u64;
+    while started.elapsed().as_secs_f64() < 2.0 {
+        for order in &raw {
+            let order: Order = serde_json::from_str(order.get())?;
+            map_order(&order, &cx)?;
+            mapped += 1;
+        }
+    }
+    println!(
+        "mapping: {:.0} orders parsed and mapped per second on one thread (target >= 5000)",
+        rate(mapped, started)
+    );
+    Ok(())
+}

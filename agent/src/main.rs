@@ -40,6 +40,9 @@ enum Command {
         /// Largest backlog measured.
         #[arg(long, default_value_t = 100_000)]
         backlog: u64,
+        /// Sample day for the mapping figure.
+        #[arg(long, default_value = "tests/samples/day-2026-12-02")]
+        day: PathBuf,
     },
     /// Convert a WooCommerce orders file (JSON list) into an ERP import file.
     Orders {
@@ -246,7 +249,20 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::from(2));
         }
-        Command::Bench { dir, docs, backlog } => relais::bench::run(&dir, docs, backlog)?,
+        Command::Bench {
+            dir,
+            docs,
+            backlog,
+            day,
+        } => {
+            relais::bench::run(&dir, docs, backlog)?;
+            let orders = day.join("woocommerce/orders-2026-12-02.json");
+            if orders.exists() {
+                relais::bench::mapping(&orders, &day.join("erp/clients.csv"))?;
+            } else {
+                println!("mapping: skipped, no sample day at {}", day.display());
+            }
+        }
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("the demo is async"),
     }
