@@ -304,10 +304,25 @@ fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The error and its causes, each said once: many errors already carry
+/// their cause's text in their own message.
+fn explain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message = format!("{message}: {cause}");
+        }
+    }
+    message
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("RELAIS_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+            // The embedded demo broker logs every closed connection as an error.
+            EnvFilter::try_from_env("RELAIS_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("warn,rumqttd=off")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -318,7 +333,7 @@ fn main() -> ExitCode {
     let is_demo = false;
     if !is_demo {
         return operator(cli.command).unwrap_or_else(|e| {
-            eprintln!("relais: {e:#}");
+            eprintln!("relais: {}", explain(&e));
             ExitCode::FAILURE
         });
     }
@@ -335,7 +350,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("relais: {e:#}");
+            eprintln!("relais: {}", explain(&e));
             ExitCode::FAILURE
         }
     }

@@ -73,6 +73,12 @@ pub enum ExportError {
     /// The header row lacks a column the reader needs.
     #[error("line 1: the header has no column {column:?} (found: {found})")]
     MissingColumn { column: String, found: String },
+    /// The file is UTF-8 while the site declares a single-byte code page.
+    #[error(
+        "the file is UTF-8 but the site's dialect says {declared}: accents would be garbled; \
+             fix the dialect or the ERP's export setting"
+    )]
+    Encoding { declared: String },
     /// The file is empty or has no header.
     #[error("the file is empty: expected a header row")]
     Empty,
@@ -128,6 +134,43 @@ struct Row {
     record: csv::StringRecord,
 }
 
+/// The source with its first bytes read ahead for the encoding check.
+pub type Sniffed<R> = std::io::Chain<std::io::Cursor<Vec<u8>>, R>;
+
+/// How much of the file is looked at to tell UTF-8 from a single-byte code page.
+const SNIFF_BYTES: u64 = 64 * 1024;
+
+/// A file declared in a single-byte code page (Windows-1252, ISO-8859-15)
+/// that is in fact UTF-8 would read without error and garble every accent
+/// ("Ã‰chalotes"), so it is refused: valid UTF-8 with multi-byte sequences
+/// is almost never meant as Windows-1252.
+fn sniff_encoding<R: Read>(mut source: R, dialect: &Dialect) -> Result<Sniffed<R>, ExportError> {
+    let mut head = Vec::new();
+    (&mut source)
+        .take(SNIFF_BYTES)
+        .read_to_end(&mut head)
+        .map_err(|e| ExportError::Csv {
+            line: 0,
+            source: csv::Error::from(e),
+        })?;
+    if dialect.encoding != crate::dialect::Encoding::Utf8 && looks_like_utf8(&head) {
+        return Err(ExportError::Encoding {
+            declared: format!("{:?}", dialect.encoding),
+        });
+    }
+    Ok(std::io::Cursor::new(head).chain(source))
+}
+
+fn looks_like_utf8(bytes: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        // A multi-byte character cut by the end of the sniffed block.
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => return false,
+    };
+    bytes[..valid].iter().any(|b| *b >= 0x80)
+}
+
 /// Streams the invoices of an export. Build it with [`ExportReader::new`].
 pub struct ExportReader<R: Read> {
     records: csv::StringRecordsIntoIter<
@@ -142,7 +185,8 @@ pub struct ExportReader<R: Read> {
 
 impl<R: Read> ExportReader<R> {
     /// Reads the header and prepares to stream invoices.
-    pub fn new(source: R, dialect: &Dialect) -> Result<ExportReader<R>, ExportError> {
+    pub fn new(source: R, dialect: &Dialect) -> Result<ExportReader<Sniffed<R>>, ExportError> {
+        let source = sniff_encoding(source, dialect)?;
         let decoded = DecodeReaderBytesBuilder::new()
             .encoding(Some(dialect.encoding.encoding()))
             .bom_sniffing(true)
@@ -289,6 +333,25 @@ impl<R: Read> ExportReader<R> {
     /// The per-invoice fields, read from the first row; later rows must agree.
     fn invoice_head(&self, row: &Row, check: &mut Checker<'_>) -> Head {
         let f = |c| self.field(row, c).to_string();
+        if row.record.len() != self.width {
+            // Shifted fields: the row's own problem says so (see invoice_line).
+            let customer = InvoiceCustomer {
+                code: f(2),
+                name: String::new(),
+                siret: String::new(),
+                vat_number: String::new(),
+                address: String::new(),
+                postcode: String::new(),
+                city: String::new(),
+                email: String::new(),
+            };
+            return Head {
+                date: None,
+                due_date: None,
+                payment_terms: String::new(),
+                customer,
+            };
+        }
         Head {
             date: check.date(row.line, COLUMNS[1], self.field(row, 1)),
             due_date: check.date(row.line, COLUMNS[21], self.field(row, 21)),
@@ -308,11 +371,22 @@ impl<R: Read> ExportReader<R> {
 
     fn invoice_line(&self, row: &Row, head: &Head, check: &mut Checker<'_>) -> InvoiceLine {
         if row.record.len() != self.width {
+            // Fields after a missing or extra one are shifted: reporting
+            // each of them would only hide the real cause.
             check.problems.push(ExportProblem {
                 line: row.line,
                 column: None,
                 expected: format!("{} fields as in the header", self.width),
-                found: format!("{} fields", row.record.len()),
+                found: format!("{}", row.record.len()),
+            });
+            return self.placeholder_line(row);
+        }
+        if let Some(column) = row.record.iter().position(|f| f.contains('\u{FFFD}')) {
+            check.problems.push(ExportProblem {
+                line: row.line,
+                column: Some(format!("field {}", column + 1)),
+                expected: format!("text in the site's encoding ({:?})", self.dialect.encoding),
+                found: row.record.get(column).unwrap_or("").to_string(),
             });
         }
         for (column, expected) in [(1, head.date_text()), (2, head.customer.code.clone())] {
@@ -353,6 +427,27 @@ impl<R: Read> ExportReader<R> {
             check.problem(row.line, "MontantTTC", &expected, self.field(row, 20));
         }
         line
+    }
+}
+
+impl<R: Read> ExportReader<R> {
+    /// A line that stands in for a row that could not be read, so the
+    /// invoice is still held whole with its problems.
+    fn placeholder_line(&self, row: &Row) -> InvoiceLine {
+        InvoiceLine {
+            source_line: row.line,
+            origin: Origin::Counter,
+            reference: String::new(),
+            article: String::new(),
+            label: String::new(),
+            quantity: Decimal::ZERO,
+            unit: String::new(),
+            unit_price_ht: Decimal::ZERO,
+            amount_ht: Decimal::ZERO,
+            vat_rate: Decimal::ZERO,
+            amount_vat: Decimal::ZERO,
+            amount_ttc: Decimal::ZERO,
+        }
     }
 }
 
@@ -459,6 +554,55 @@ mod tests {
             panic!("not held")
         };
         assert_eq!(held.problems[0].column.as_deref(), Some("MontantTTC"));
+    }
+
+    #[test]
+    fn a_utf8_file_in_a_windows_1252_site_is_refused_not_garbled() {
+        let text = [
+            HEADER.to_string(),
+            row("FA1", "WEB", "6", "57,60", "3,17", "60,77"),
+        ];
+        let utf8 = text.join("\r\n").replace("Salade", "Échalotes");
+        let err = ExportReader::new(utf8.as_bytes(), &Dialect::french_erp())
+            .err()
+            .expect("error");
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn a_windows_1252_file_read_as_utf8_holds_the_invoice_with_the_field() {
+        let text = [
+            HEADER.to_string(),
+            row("FA1", "WEB", "6", "57,60", "3,17", "60,77"),
+        ];
+        let latin = text.join("\n").replace("Salade", "Échalotes");
+        let bytes = encoding_rs::WINDOWS_1252.encode(&latin).0.into_owned();
+        let dialect = Dialect {
+            encoding: crate::dialect::Encoding::Utf8,
+            ..Dialect::french_erp()
+        };
+        let items: Vec<_> = ExportReader::new(&bytes[..], &dialect)
+            .expect("header")
+            .collect();
+        let Ok(ExportItem::Held(held)) = &items[0] else {
+            panic!("not held: {items:?}")
+        };
+        assert!(
+            held.problems[0].to_string().contains("field 14"),
+            "{:?}",
+            held.problems
+        );
+    }
+
+    #[test]
+    fn a_short_row_is_one_problem_not_a_cascade() {
+        let short = row("FA1", "WEB", "6", "57,60", "3,17", "60,77").replacen(";colis", "", 1);
+        let items = read(&[HEADER.to_string(), short].join("\r\n"));
+        let ExportItem::Held(held) = &items[0] else {
+            panic!("not held")
+        };
+        assert_eq!(held.problems.len(), 1, "{:?}", held.problems);
+        assert!(held.problems[0].to_string().contains("23 fields"));
     }
 
     #[test]

@@ -204,7 +204,8 @@ fn source_figures(
             s.tickets_total += t.total_paid();
         }
     }
-    let (unreadable, totals) = read_export(&files.export, export_dialect)?;
+    let (unreadable, totals) = read_export(&files.export, export_dialect)
+        .with_context(|| format!("the ERP export {}", files.export.display()))?;
     s.invoices = totals.len();
     s.invoices_unreadable = unreadable;
     s.invoices_total = totals.values().copied().sum();
@@ -304,7 +305,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     ));
     tokio::time::timeout(Duration::from_secs(20), sub_rx)
         .await
-        .context("the ticket intake did not subscribe to the broker within 20 s")?
+        .map_err(|_| {
+            anyhow::anyhow!("no answer from the MQTT broker at {host}:{port} within 20 s")
+        })?
         .context("the ticket intake stopped before subscribing")?;
 
     let started = Instant::now();
@@ -565,10 +568,21 @@ pub fn render_summary(s: &Summary) -> String {
         s.pdfs_uploaded, s.invoices_total
     );
     let r = &s.this_run;
+    let nothing_new =
+        r.orders_new + r.tickets_new + r.import_files_written + r.invoices_uploaded == 0;
+    if nothing_new {
+        let _ = writeln!(
+            out,
+            "  this run: nothing new; {} orders, {} tickets and {} invoices were already done, \
+             nothing was sent twice",
+            s.orders_received, s.tickets_received, s.invoices_read
+        );
+    }
     let _ = writeln!(
         out,
-        "  this run: {} orders new ({} already held), {} tickets new ({} already held), \
+        "  {}: {} orders new ({} read again, already held), {} tickets new ({} already held), \
          {} import files written, {} invoices uploaded ({} already at the shop)",
+        if nothing_new { "  details" } else { "this run" },
         r.orders_new,
         r.orders_already_held,
         r.tickets_new,

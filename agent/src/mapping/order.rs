@@ -39,20 +39,23 @@ pub struct Context<'a> {
 
 /// Maps one order (pure: same order, same rows).
 pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, MappingError> {
-    if !cx.rules.statuses_to_erp.iter().any(|s| s == &order.status) {
-        let allowed = cx.rules.statuses_to_erp.join(", ");
-        let reason = format!(
-            "status {} at the shop; only {allowed} go to the ERP",
-            order.status
-        );
-        return Ok(OrderDecision::Hold(reason));
-    }
     let err = |field: &str, expected: &str, found: &str| MappingError {
         document: format!("order {}", order.number),
         field: field.to_string(),
         expected: expected.to_string(),
         found: found.to_string(),
     };
+    let status = order.status.as_str();
+    if !cx.rules.statuses_to_erp.iter().any(|s| s == status) {
+        let allowed = cx.rules.statuses_to_erp.join(", ");
+        if cx.rules.statuses_held.iter().any(|s| s == status) {
+            let reason = format!("status {status:?} at the shop; only {allowed} go to the ERP");
+            return Ok(OrderDecision::Hold(reason));
+        }
+        let held = cx.rules.statuses_held.join(", ");
+        let known = format!("a status the site lists ({allowed}; held: {held})");
+        return Err(err("status", &known, status));
+    }
     if order.currency != cx.rules.currency {
         return Err(err("currency", &cx.rules.currency, &order.currency));
     }

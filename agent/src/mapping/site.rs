@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub struct SiteRules {
     /// Shop order statuses that go to the ERP; others are held and reported.
     pub statuses_to_erp: Vec<String>,
+    /// Shop order statuses held back on purpose (waiting for payment,
+    /// cancelled...); an order in a status listed in neither list is
+    /// quarantined so a person looks at it.
+    pub statuses_held: Vec<String>,
     /// ERP customer code used for guest orders (shop customer id 0); the
     /// guest's e-mail and name go in the `Info` column.
     pub guest_customer: String,
@@ -53,6 +57,15 @@ impl Default for SiteRules {
             statuses_to_erp: ["processing", "on-hold", "completed"]
                 .map(String::from)
                 .to_vec(),
+            statuses_held: [
+                "pending",
+                "cancelled",
+                "failed",
+                "refunded",
+                "checkout-draft",
+            ]
+            .map(String::from)
+            .to_vec(),
             guest_customer: "CWEBINVITE".to_string(),
             deleted_product_article: "ARTICLE-SUPPRIME".to_string(),
             discount_article: "REMISE".to_string(),
