@@ -187,6 +187,7 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
         export_dir: dir.join("export"),
         dialect: Dialect::french_erp(),
         max_docs_per_file: 100,
+        export_settle: std::time::Duration::ZERO,
     };
     let tz = jiff::tz::TimeZone::get("Europe/Paris")?;
     let started = Instant::now();

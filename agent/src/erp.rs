@@ -2,12 +2,13 @@
 //! folders on the LAN.
 //!
 //! Import files are batches: queued documents are grouped under a stable
-//! name in one commit, then the file is written atomically, then the batch
-//! is marked delivered in another commit. A crash after the first commit
-//! rewrites the same name with the same bytes, which the ERP sees as one
-//! file; a crash after the write but before the last commit finds the file
-//! already there (or already taken into the ERP's done folder) and only
-//! records it.
+//! name in one commit; the file is written under a temporary name and
+//! fsynced; the batch is marked staged in a second commit; the file is
+//! renamed into place and the folder fsynced; the batch is marked delivered
+//! in a third commit. After a crash, an unstaged batch is written again
+//! (same name, same bytes); a staged one is only renamed if its temporary
+//! file is still there, and never rewritten, since the ERP may have taken
+//! and removed the file already.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub struct ErpSettings {
     pub dialect: Dialect,
     /// At most this many orders or tickets per import file.
     pub max_docs_per_file: usize,
+    /// An export file is taken only once it has not changed for this long,
+    /// so a file the ERP is still writing under its final name is left
+    /// alone. Zero when the ERP writes under a temporary name and renames.
+    pub export_settle: std::time::Duration,
 }
 
 /// An ERP exchange failure.
@@ -101,10 +106,22 @@ fn deliver_batch(
         })?;
         rows.extend(doc_rows);
     }
-    let bytes = render_file(&rows, &settings.dialect);
     let target = settings.import_dir.join(&batch.name);
-    if !already_delivered(settings, &batch.name, &target, &bytes) {
-        spool::write_atomic(&target, &bytes)?;
+    if !batch.staged {
+        let bytes = render_file(&rows, &settings.dialect);
+        if !already_delivered(settings, &batch.name, &target, &bytes) {
+            let temp = spool::write_temp(&target, &bytes)?;
+            store.stage_batch(batch)?;
+            spool::publish_temp(&temp, &target)?;
+        }
+    } else {
+        // Staged before a crash: the complete file was fsynced under its
+        // temporary name. If that name is gone, the rename happened and the
+        // ERP may even have taken the file already: never write it again.
+        let temp = spool::temp_path(&target);
+        if temp.exists() {
+            spool::publish_temp(&temp, &target)?;
+        }
     }
     store.complete_batch(batch)?;
     report.files += 1;
@@ -144,6 +161,10 @@ pub fn take_exports(
     let mut scan = ExportScan::default();
     let today = Timestamp::now().to_zoned(tz.clone()).date();
     for path in export_files(&settings.export_dir)? {
+        if !settled(&path, settings.export_settle) {
+            tracing::debug!(file = %path.display(), "export still changing, taken later");
+            continue;
+        }
         let name = path
             .file_name()
             .unwrap_or_default()
@@ -176,6 +197,15 @@ pub fn take_exports(
         spool::move_to_done(&path, &today.to_string())?;
     }
     Ok(scan)
+}
+
+/// Has the file stopped changing for `settle`?
+fn settled(path: &Path, settle: std::time::Duration) -> bool {
+    if settle.is_zero() {
+        return true;
+    }
+    let modified = fs::metadata(path).and_then(|m| m.modified());
+    modified.is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= settle))
 }
 
 /// Regular, non-temporary files of a spool folder, by name.

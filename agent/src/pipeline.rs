@@ -171,6 +171,20 @@ fn decide_invoice(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
             ))
         }
     };
+    let number_ok = !invoice.number.is_empty()
+        && invoice.number.len() <= 64
+        && invoice
+            .number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !number_ok {
+        // The shop files invoices by number in a URL path: anything else
+        // could land under another number.
+        return quarantine(format!(
+            "invoice {:?}: expected a number of letters, digits, '-' or '_' (at most 64)",
+            invoice.number
+        ));
+    }
     let Some(shop_id) = site.clients.shop_id(&invoice.customer.code) else {
         let reason = format!(
             "invoice {}: customer {} has no shop account in the ERP's client file",
@@ -223,6 +237,12 @@ fn split_export(
             }
         };
         intakes.push(invoice_intake(meta, body));
+        if intakes.len() >= CHUNK {
+            // Keep memory and each commit bounded on a large export; a
+            // re-split after a crash finds these as dedup no-ops.
+            report.invoices_split += intakes.len();
+            store.intake(std::mem::take(&mut intakes))?;
+        }
     }
     report.invoices_split += intakes.len();
     store.intake(intakes)?;

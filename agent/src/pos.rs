@@ -165,10 +165,11 @@ fn intake_of(publish: &Publish, tz: &TimeZone) -> (Intake, String, Option<String
     let intake = Intake {
         kind: Kind::Ticket,
         external_id: id.clone(),
-        // A ticket is final at the register: one revision per number. A
-        // different payload under the same number is a register fault, kept
-        // apart under its hash.
-        revision: if problem.is_none() { "1".into() } else { hash },
+        // The payload's hash is the revision: a ticket sent again (QoS 1
+        // redelivery, a register's resend) is the same bytes and a dedup
+        // no-op; different bytes under a number already used is kept as a
+        // revision of its own and, if the first already went, held.
+        revision: hash,
         day,
         amount,
         body: publish.payload.to_vec(),

@@ -63,6 +63,7 @@ fn a_released_order_is_delivered_once_after_its_cause_is_fixed() {
         export_dir: dir.path().join("export"),
         dialect: Dialect::french_erp(),
         max_docs_per_file: 10,
+        export_settle: std::time::Duration::ZERO,
     };
 
     let strict = site(SiteRules::default(), customer);

@@ -38,16 +38,31 @@ fn at<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> Spo
 /// Writes `bytes` to `path` atomically and durably (see the module doc).
 /// Returns once the file and its name are on disk.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let temp = write_temp(path, bytes)?;
+    publish_temp(&temp, path)
+}
+
+/// The temporary name a file for `path` is written under first.
+pub fn temp_path(path: &Path) -> PathBuf {
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| SpoolError {
-        action: "name",
-        path: path.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
-    })?;
-    let temp = folder.join(format!("{TEMP_PREFIX}{}", name.to_string_lossy()));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    folder.join(format!("{TEMP_PREFIX}{name}"))
+}
+
+/// First half of an atomic write: the bytes under the temporary name,
+/// fsynced. Readers of the folder ignore that name.
+pub fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf, SpoolError> {
+    if path.file_name().is_none() {
+        return Err(SpoolError {
+            action: "name",
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+        });
+    }
+    let temp = temp_path(path);
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -56,8 +71,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
         .map_err(at("create", &temp))?;
     file.write_all(bytes).map_err(at("write", &temp))?;
     file.sync_all().map_err(at("sync", &temp))?;
-    drop(file);
-    fs::rename(&temp, path).map_err(at("rename", path))?;
+    Ok(temp)
+}
+
+/// Second half: rename the temporary file to its final name and fsync the
+/// folder, so the new name survives a power cut.
+pub fn publish_temp(temp: &Path, path: &Path) -> Result<(), SpoolError> {
+    fs::rename(temp, path).map_err(at("rename", path))?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     sync_dir(folder)
 }
 

@@ -250,6 +250,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         export_dir: erp_dir.join("export"),
         dialect: Dialect::french_erp(),
         max_docs_per_file: 100,
+        export_settle: std::time::Duration::ZERO,
     };
     pos_bridge::spool::ensure_dir(&erp_dir)?;
     // The ERP's client file lives on its share.

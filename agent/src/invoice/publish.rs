@@ -144,7 +144,14 @@ async fn publish_one(
     };
     let sha = hex::encode(Sha256::digest(&pdf));
     let at = format!("shop customer {customer}, invoice {number}");
-    match with_retries(|| client.invoice(&number)).await? {
+    let held = match with_retries(|| client.invoice(&number)).await {
+        Ok(held) => held,
+        Err(ShopError::Permanent { what, detail }) => {
+            return Ok(Outcome::Quarantine(format!("{what}: {detail}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match held {
         Some(held) if held.sha256 == sha && held.customer_id == customer => {
             return Ok(Outcome::Delivered {
                 upload: Upload::AlreadyHeld,

@@ -60,6 +60,8 @@ pub struct OrdersPage {
     pub orders: Vec<Box<RawValue>>,
     /// `X-WP-TotalPages`.
     pub total_pages: u32,
+    /// `X-WP-Total`: orders matching the query when this page was served.
+    pub total: u64,
 }
 
 /// What the shop holds under an invoice number.
@@ -170,6 +172,12 @@ impl ShopClient {
                 what: what.clone(),
                 detail: "no X-WP-TotalPages header in the answer".into(),
             })?;
+        let total = response
+            .headers()
+            .get("x-wp-total")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
         let body = response.bytes().await.map_err(|e| transient(&what, e))?;
         let orders: Vec<Box<RawValue>> = serde_json::from_slice(&body).map_err(|e| {
             // A security plugin or CDN answering an HTML page: retry later.
@@ -182,6 +190,7 @@ impl ShopClient {
         Ok(OrdersPage {
             orders,
             total_pages,
+            total,
         })
     }
 

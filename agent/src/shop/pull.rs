@@ -112,16 +112,63 @@ pub async fn pull_orders(
         .to_zoned(TimeZone::UTC)
         .strftime("%Y-%m-%dT%H:%M:%S")
         .to_string();
-    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let started = Timestamp::now();
+    let today = started.to_zoned(tz.clone()).date();
     let mut report = PullReport::default();
     let mut newest = cursor.unwrap_or(first_since);
+    // Offset pages shift when orders are added or removed during the walk,
+    // and an order at a page boundary can be skipped: if the total changed
+    // between pages, walk again (what was stored is a dedup no-op).
+    for walk in 1..=MAX_WALKS {
+        let stable = walk_pages(
+            store,
+            client,
+            &since_text,
+            tz,
+            today,
+            &mut newest,
+            &mut report,
+        )
+        .await?;
+        if stable {
+            break;
+        }
+        tracing::warn!(
+            walk,
+            "orders changed during the pull, walking the pages again"
+        );
+    }
+    // A modification time in the future (a shop clock or a bad row) must
+    // not move the cursor past orders yet to come.
+    let newest = newest.min(started);
+    store.set_cursor(CURSOR, &newest.to_string())?;
+    store.record_success("shop")?;
+    Ok(report)
+}
+
+/// Walks at most this many times when the shop keeps changing under a pull.
+const MAX_WALKS: u32 = 3;
+
+/// Walks every page once, storing each page in one commit. Returns whether
+/// the order count stayed the same from the first page to the last.
+async fn walk_pages(
+    store: &Store,
+    client: &ShopClient,
+    since: &str,
+    tz: &TimeZone,
+    today: jiff::civil::Date,
+    newest: &mut Timestamp,
+    report: &mut PullReport,
+) -> Result<bool, PullError> {
     let mut page = 1;
+    let mut first_total = None;
     loop {
-        let answer = with_retries(|| client.orders_page(&since_text, page)).await?;
+        let answer = with_retries(|| client.orders_page(since, page)).await?;
+        let first = *first_total.get_or_insert(answer.total);
         let mut intakes = Vec::with_capacity(answer.orders.len());
         for raw in &answer.orders {
             let (intake, modified) = intake_of(raw.get(), tz, today);
-            newest = newest.max(modified.unwrap_or(newest));
+            *newest = (*newest).max(modified.unwrap_or(*newest));
             intakes.push(intake);
         }
         let store2 = store.clone();
@@ -134,16 +181,13 @@ pub async fn pull_orders(
                 IntakeOutcome::Duplicate(_) => report.duplicates += 1,
             }
         }
-        report.pages = page;
+        report.pages += 1;
         tracing::info!(page, total_pages = answer.total_pages, "orders page stored");
         if page >= answer.total_pages {
-            break;
+            return Ok(answer.total == first);
         }
         page += 1;
     }
-    store.set_cursor(CURSOR, &newest.to_string())?;
-    store.record_success("shop")?;
-    Ok(report)
 }
 
 /// Retries a shop call on transient faults with capped backoff.

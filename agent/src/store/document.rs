@@ -177,6 +177,10 @@ pub struct Batch {
     pub name: String,
     /// Its documents, in order.
     pub docs: Vec<u64>,
+    /// True once its file is complete and fsynced under the temporary name:
+    /// from then on, the file is renamed into place at most once, and never
+    /// written again (the ERP may already have taken it).
+    pub staged: bool,
     /// True once the destination has it.
     pub delivered: bool,
 }

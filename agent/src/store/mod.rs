@@ -24,7 +24,8 @@
 //! | ticket intake | documents + dedup keys | MQTT PUBACK, then the register's ack |
 //! | order pull | each page's documents | the cursor moves after the last page |
 //! | export intake | the export file's bytes | the file is moved to `done/` |
-//! | ERP batch | batch name + documents `batched` | the import file is written |
+//! | ERP batch | batch name + documents `batched` | file written under a temp name, fsynced |
+//! | ERP staged | the batch marked staged | the file renamed into place, folder fsynced |
 //! | ERP delivered | documents `delivered` | nothing (the file is there) |
 //! | invoice | nothing | check the shop, upload, then commit `delivered` |
 //!
@@ -37,14 +38,14 @@
 //!   again and the dedup key (kind, source id, revision) makes it a no-op.
 //! - Between a decision chunk's reads and its commit: the documents are
 //!   still `stored`; deciding again is pure and gives the same answer.
-//! - After a batch is created, before or while its file is written: the
-//!   batch is open; at restart it is written again under the same name
-//!   with the same bytes (the rows were frozen when the documents were
-//!   queued). Files are written to a temporary name, fsynced, renamed and
-//!   the folder fsynced, so the ERP never sees half a file.
-//! - After the file, before the batch is marked delivered: the rewrite
-//!   finds the same bytes already there (or the file already in the ERP's
-//!   done folder) and only records it.
+//! - After a batch is created, before it is staged: at restart its file is
+//!   written again under the same temporary name with the same bytes (the
+//!   rows were frozen when the documents were queued). The ERP never sees
+//!   a temporary name, so never half a file.
+//! - After it is staged: the complete file was on disk under its temporary
+//!   name. At restart, if that name is still there the rename is done now;
+//!   if not, the rename happened, and the file is never written again, even
+//!   if the ERP has taken it away meanwhile.
 //! - During an invoice upload: the invoice is still `queued`; at restart
 //!   the shop is asked first, and since rendering is deterministic the
 //!   same PDF hash is found and only the delivery is recorded. The shop's
@@ -530,6 +531,7 @@ impl Store {
                 dest,
                 name: name(id),
                 docs: docs.to_vec(),
+                staged: false,
                 delivered: false,
             };
             w.put_batch(&batch)?;
@@ -556,6 +558,18 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Records that a batch's file is complete under its temporary name.
+    pub fn stage_batch(&self, batch: &Batch) -> Result<Batch, StoreError> {
+        self.write("stage batch", |w| {
+            let staged = Batch {
+                staged: true,
+                ..batch.clone()
+            };
+            w.put_batch(&staged)?;
+            Ok(staged)
+        })
     }
 
     /// Marks a batch and its documents delivered, in one commit.

@@ -121,3 +121,66 @@ fn every_transition_leaves_an_audit_entry_and_moves_the_queue() {
     assert_eq!(history, expected);
     assert!(store.last_success("erp").expect("success").is_some());
 }
+
+#[test]
+fn a_revision_of_a_document_already_sent_is_held_not_sent_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    store.intake(vec![ticket("O1", "a")]).expect("intake");
+    let old = store
+        .find(Kind::Ticket, "O1")
+        .expect("find")
+        .expect("present");
+    store
+        .apply(vec![Transition::to(
+            old.id,
+            State::Queued(Dest::Erp),
+            "mapped",
+        )])
+        .expect("queue");
+    let batch = store
+        .create_batch(Dest::Erp, &[old.id], |n| format!("B{n}.csv"))
+        .expect("batch");
+    store.complete_batch(&batch).expect("delivered");
+
+    store.intake(vec![ticket("O1", "b")]).expect("new revision");
+    let new = store
+        .find(Kind::Ticket, "O1")
+        .expect("find")
+        .expect("present");
+    assert_eq!(new.state, State::Held);
+    assert!(
+        new.reason.as_deref().unwrap_or("").contains("B1.csv"),
+        "{:?}",
+        new.reason
+    );
+    assert_eq!(
+        store.meta(old.id).expect("meta").state,
+        State::Delivered(Dest::Erp)
+    );
+}
+
+#[test]
+fn the_store_refuses_a_transition_the_document_life_does_not_allow() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    store.intake(vec![ticket("T1", "1")]).expect("intake");
+    let id = store
+        .find(Kind::Ticket, "T1")
+        .expect("find")
+        .expect("present")
+        .id;
+    let err = store
+        .apply(vec![Transition::to(
+            id,
+            State::Delivered(Dest::Erp),
+            "skip the queue",
+        )])
+        .expect_err("refused");
+    assert!(err.to_string().contains("stored -> delivered:erp"), "{err}");
+    assert_eq!(
+        store.meta(id).expect("meta").state,
+        State::Stored,
+        "nothing half applied"
+    );
+}

@@ -153,6 +153,9 @@ impl<'t> Tables<'t> {
     }
 
     /// An older revision that has not left yet is replaced by the newer one.
+    /// One that has already left (batched or delivered) stays, and the newer
+    /// one is held: sending it too would double the document at the
+    /// destination; it needs an amendment instead.
     fn supersede(&mut self, old: u64, new: u64, now: Timestamp) -> Result<(), StoreError> {
         let meta = self.meta(old)?;
         let waiting = [State::Stored, State::Held, State::Quarantined].contains(&meta.state)
@@ -160,6 +163,13 @@ impl<'t> Tables<'t> {
         if waiting {
             let note = format!("replaced by revision {new}");
             self.transition(Transition::to(old, State::Superseded, note), now)?;
+        } else if matches!(meta.state, State::Batched(_) | State::Delivered(_)) {
+            let sent_as = meta.delivered_as.unwrap_or_else(|| meta.state.label());
+            let note = format!(
+                "changed at the source after revision {old} was sent ({sent_as}): \
+                 needs an amendment, not a second copy"
+            );
+            self.transition(Transition::to(new, State::Held, note), now)?;
         }
         Ok(())
     }
