@@ -1,8 +1,14 @@
-//! Time to render one day of invoices (219, the size of a busy day's ERP
-//! export) as PDFs, in one thread.
+//! Invoice rendering speed and memory.
 //!
-//! `cargo bench -p relais --bench render` prints the time per batch and per
-//! invoice; `-- --out DIR` also writes the PDFs there for a look.
+//! `cargo bench -p relais --bench render` prints, on this machine:
+//! - the sample day's export (219 invoices) rendered in one thread, with
+//!   ReportLab drawing the same invoices in the same run when Python has it
+//!   (`pip install reportlab`), and the ratio;
+//! - a 10,000-invoice export read as a stream and rendered one by one, with
+//!   the process's peak resident memory;
+//! - synthetic invoices of 1 to 60 lines, one thread and all cores.
+//!
+//! `-- --out DIR` also writes the synthetic PDFs there for a look.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +21,8 @@ const INVOICES: usize = 219;
 const ROUNDS: usize = 5;
 
 fn main() {
+    sample_day_against_reportlab();
+    ten_thousand_invoices();
     let out = output_dir();
     let seller = Seller::sample();
     let day: Vec<Invoice> = (0..INVOICES).map(invoice).collect();
@@ -163,4 +171,158 @@ fn line(i: usize, order: u64, milli_qty: u64, cents: u64) -> InvoiceLine {
         amount_vat,
         amount_ttc: amount_ht + amount_vat,
     }
+}
+
+fn repo_file(path: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Peak resident memory of this process so far, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn read_export(bytes: &[u8]) -> Vec<Invoice> {
+    use pos_bridge::export::{ExportItem, ExportReader};
+    let reader = match ExportReader::new(bytes, &pos_bridge::dialect::Dialect::french_erp()) {
+        Ok(reader) => reader,
+        Err(e) => panic!("sample export: {e}"),
+    };
+    reader
+        .filter_map(|item| match item {
+            Ok(ExportItem::Invoice(invoice)) => Some(*invoice),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sample_day_against_reportlab() {
+    let export = repo_file("../tests/samples/day-2026-12-02/erp/FACTURES_20261202.csv");
+    let bytes = std::fs::read(&export).unwrap_or_default();
+    let day = read_export(&bytes);
+    if day.is_empty() {
+        println!("sample day: no export at {}", export.display());
+        return;
+    }
+    let seller = Seller::sample();
+    render_all(&day, &seller, None);
+    let best = (0..3)
+        .map(|_| render_all(&day, &seller, None).1)
+        .min()
+        .unwrap_or_default();
+    let rate = day.len() as f64 / best.as_secs_f64();
+    println!(
+        "sample day: {} invoices in {best:.2?} on one thread: {rate:.0} invoices/s",
+        day.len()
+    );
+    match reportlab_seconds(&day) {
+        Some(seconds) => println!(
+            "ReportLab, same invoices, same fonts, same run: {seconds:.2} s: \
+             relais is {:.1}x faster (target 10x)",
+            seconds / best.as_secs_f64()
+        ),
+        None => println!("ReportLab not available (pip install reportlab): no side-by-side figure"),
+    }
+}
+
+/// Runs the Python baseline on the same invoices; its last line is seconds.
+fn reportlab_seconds(day: &[Invoice]) -> Option<f64> {
+    let dir = std::env::temp_dir().join(format!("relais-render-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let json = dir.join("invoices.json");
+    std::fs::write(&json, serde_json::to_vec(day).ok()?).ok()?;
+    let output = std::process::Command::new("python3")
+        .arg(repo_file("benches/reportlab_baseline.py"))
+        .arg(&json)
+        .arg(repo_file("assets/fonts"))
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A 10,000-invoice export made from the sample day's rows with new
+/// invoice numbers, streamed from disk and rendered one invoice at a time.
+fn ten_thousand_invoices() {
+    let export = repo_file("../tests/samples/day-2026-12-02/erp/FACTURES_20261202.csv");
+    let Ok(bytes) = std::fs::read(&export) else {
+        println!("10,000 invoices: no sample export");
+        return;
+    };
+    let text = encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned();
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let header = lines.next().unwrap_or_default().to_string();
+    let rows: Vec<&str> = lines.collect();
+    let path = std::env::temp_dir().join(format!("relais-10k-{}.csv", std::process::id()));
+    if let Err(e) = write_big_export(&path, &header, &rows, 10_000) {
+        println!("10,000 invoices: cannot write {}: {e}", path.display());
+        return;
+    }
+    drop(rows);
+    let seller = Seller::sample();
+    let started = Instant::now();
+    let (mut rendered, mut bytes_out) = (0usize, 0usize);
+    let file = std::fs::File::open(&path).map(std::io::BufReader::new);
+    let dialect = pos_bridge::dialect::Dialect::french_erp();
+    if let Ok(reader) = file.map(|f| pos_bridge::export::ExportReader::new(f, &dialect)) {
+        for item in reader.into_iter().flatten().flatten() {
+            if let pos_bridge::export::ExportItem::Invoice(invoice) = item {
+                bytes_out += render(&invoice, &seller).map_or(0, |pdf| pdf.len());
+                rendered += 1;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "10,000-invoice export streamed: {rendered} rendered in {elapsed:.2?} ({:.0} invoices/s, \
+         {} MB of PDF), peak RSS {} KiB (target < 50 MB)",
+        rendered as f64 / elapsed.as_secs_f64(),
+        bytes_out / 1_000_000,
+        peak_rss_kib()
+    );
+}
+
+/// Writes `count` invoices made of the sample's rows, renumbered, row by
+/// row (the file is never held in memory whole).
+fn write_big_export(
+    path: &std::path::Path,
+    header: &str,
+    rows: &[&str],
+    count: usize,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let encode = |line: String| encoding_rs::WINDOWS_1252.encode(&line).0.into_owned();
+    out.write_all(&encode(format!("{header}\r\n")))?;
+    let (mut invoices, mut round) = (0, 0);
+    while invoices < count {
+        round += 1;
+        let mut last = "";
+        for row in rows {
+            let (number, rest) = row.split_once(';').unwrap_or((row, ""));
+            if number != last {
+                if invoices == count {
+                    break;
+                }
+                invoices += 1;
+                last = number;
+            }
+            out.write_all(&encode(format!("{number}R{round};{rest}\r\n")))?;
+        }
+    }
+    out.flush()
 }
