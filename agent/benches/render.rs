@@ -131,6 +131,7 @@ fn invoice(n: usize) -> Invoice {
             email: "compta@example.fr".to_string(),
         },
         lines,
+        corrects: None,
     }
 }
 

@@ -185,6 +185,12 @@ fn decide_invoice(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
             invoice.number
         ));
     }
+    if let Some(missing) = missing_mention(&invoice) {
+        return quarantine(format!(
+            "invoice {}: the export has no {missing}, a mandatory mention of a French invoice",
+            invoice.number
+        ));
+    }
     let Some(shop_id) = site.clients.shop_id(&invoice.customer.code) else {
         let reason = format!(
             "invoice {}: customer {} has no shop account in the ERP's client file",
@@ -203,6 +209,26 @@ fn decide_invoice(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
         },
         Err(e) => quarantine(format!("cannot encode customer id: {e}")),
     }
+}
+
+/// The first mandatory mention (French B2B invoice) the export left empty.
+/// The customer's SIRET and VAT number are printed only when present.
+fn missing_mention(invoice: &Invoice) -> Option<&'static str> {
+    let c = &invoice.customer;
+    let mentions = [
+        (c.name.as_str(), "customer name (RaisonSociale)"),
+        (c.address.as_str(), "customer address (Adresse)"),
+        (c.postcode.as_str(), "customer postcode (CP)"),
+        (c.city.as_str(), "customer town (Ville)"),
+        (
+            invoice.payment_terms.as_str(),
+            "payment terms (ModeReglement)",
+        ),
+    ];
+    mentions
+        .into_iter()
+        .find(|(value, _)| value.trim().is_empty())
+        .map(|(_, name)| name)
 }
 
 /// Splits an export into invoice documents (stored in their own commit),

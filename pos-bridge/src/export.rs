@@ -110,7 +110,11 @@ pub struct HeldInvoice {
 }
 
 /// Column positions found in the header.
-struct ColumnMap([usize; COLUMNS.len()]);
+struct ColumnMap {
+    required: [usize; COLUMNS.len()],
+    /// `FactureOrigine`: the invoice a credit note corrects (optional).
+    corrects: Option<usize>,
+}
 
 impl ColumnMap {
     fn from_header(header: &csv::StringRecord) -> Result<ColumnMap, ExportError> {
@@ -124,7 +128,11 @@ impl ColumnMap {
                     found: header.iter().collect::<Vec<_>>().join(", "),
                 })?;
         }
-        Ok(ColumnMap(positions))
+        let corrects = header.iter().position(|h| h.trim() == "FactureOrigine");
+        Ok(ColumnMap {
+            required: positions,
+            corrects,
+        })
     }
 }
 
@@ -232,7 +240,10 @@ impl<R: Read> ExportReader<R> {
     }
 
     fn field<'r>(&self, row: &'r Row, column: usize) -> &'r str {
-        row.record.get(self.columns.0[column]).unwrap_or("").trim()
+        row.record
+            .get(self.columns.required[column])
+            .unwrap_or("")
+            .trim()
     }
 }
 
@@ -350,12 +361,19 @@ impl<R: Read> ExportReader<R> {
                 due_date: None,
                 payment_terms: String::new(),
                 customer,
+                corrects: None,
             };
         }
         Head {
             date: check.date(row.line, COLUMNS[1], self.field(row, 1)),
             due_date: check.date(row.line, COLUMNS[21], self.field(row, 21)),
             payment_terms: f(22),
+            corrects: self
+                .columns
+                .corrects
+                .and_then(|at| row.record.get(at))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             customer: InvoiceCustomer {
                 code: f(2),
                 name: f(3),
@@ -457,6 +475,7 @@ struct Head {
     due_date: Option<jiff::civil::Date>,
     payment_terms: String,
     customer: InvoiceCustomer,
+    corrects: Option<String>,
 }
 
 impl Head {
@@ -474,6 +493,7 @@ impl Head {
             payment_terms: self.payment_terms,
             customer: self.customer,
             lines,
+            corrects: self.corrects,
         })
     }
 }
@@ -603,6 +623,18 @@ mod tests {
         };
         assert_eq!(held.problems.len(), 1, "{:?}", held.problems);
         assert!(held.problems[0].to_string().contains("23 fields"));
+    }
+
+    #[test]
+    fn a_credit_note_names_the_invoice_it_corrects_when_the_export_says() {
+        let header = format!("{HEADER};FactureOrigine");
+        let credit = row("AV1", "WEB", "-6", "-57,60", "-3,17", "-60,77") + ";FA595001";
+        let items = read(&[header, credit].join("\r\n"));
+        let ExportItem::Invoice(note) = &items[0] else {
+            panic!("held: {:?}", items[0])
+        };
+        assert!(note.is_credit_note());
+        assert_eq!(note.corrects.as_deref(), Some("FA595001"));
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub struct Invoice {
     pub customer: InvoiceCustomer,
     /// The lines, in export order.
     pub lines: Vec<InvoiceLine>,
+    /// For a credit note, the invoice it corrects (`FactureOrigine`, when
+    /// the site's export has that column).
+    #[serde(default)]
+    pub corrects: Option<String>,
 }
 
 /// VAT subtotal for one rate.

@@ -71,13 +71,17 @@ fn invoice_block(doc: &Doc, canvas: &mut Canvas) -> f32 {
     canvas.text(INFO_LABEL_X, TOP - 6.0, TITLE, doc.title);
 
     let value_width = RIGHT - INFO_VALUE_X;
-    let rows = [
-        ("N°", invoice.number.as_str(), BODY_BOLD),
-        ("Date", &date_fr(invoice.date), BODY),
-        ("Échéance", &date_fr(invoice.due_date), BODY),
+    let (date, due) = (date_fr(invoice.date), date_fr(invoice.due_date));
+    let mut rows = vec![("N°", invoice.number.as_str(), BODY_BOLD)];
+    if let Some(corrected) = &invoice.corrects {
+        rows.push(("Avoir sur", corrected.as_str(), BODY));
+    }
+    rows.extend([
+        ("Date", date.as_str(), BODY),
+        ("Échéance", due.as_str(), BODY),
         ("Règlement", invoice.payment_terms.as_str(), BODY),
         ("Code client", invoice.customer.code.as_str(), BODY),
-    ];
+    ]);
     let mut y = TOP - 26.0;
     for (label, value, style) in rows {
         canvas.text(INFO_LABEL_X, y, LABEL, label);

@@ -68,6 +68,7 @@ fn invoice(number: &str, lines: Vec<InvoiceLine>) -> Invoice {
         payment_terms: "LCR 30 jours".to_string(),
         customer: customer(),
         lines,
+        corrects: None,
     }
 }
 
@@ -109,7 +110,7 @@ fn mixed_invoice() -> Invoice {
 
 /// A refund of two lines: negative quantities, negative totals.
 fn credit_note() -> Invoice {
-    invoice(
+    let note = invoice(
         "A2026-000077",
         vec![
             line(
@@ -127,7 +128,11 @@ fn credit_note() -> Invoice {
                 "pièce",
             ),
         ],
-    )
+    );
+    Invoice {
+        corrects: Some("F2026-012345".to_string()),
+        ..note
+    }
 }
 
 /// `count` lines over ten web orders and ten counter tickets.
@@ -423,6 +428,7 @@ mod text {
         let ttc = crate::invoice::money_fmt::eur(note.totals().ttc);
         assert!(ttc.starts_with('-'));
         assert_contains_all(&text, &[ttc.as_str(), "-1,5", "A2026-000077"]);
+        assert_contains_all(&text, &["Avoir sur", "F2026-012345"]);
     }
 
     #[test]
