@@ -79,6 +79,11 @@ enum Command {
         /// Root of the MQTT topic tree.
         #[arg(long, default_value = "relais")]
         topic_root: String,
+        /// The seller printed on invoices (TOML: name, legal_form, capital,
+        /// address_lines, siren, siret, rcs, vat_number, phone, email,
+        /// late_penalty_rate, discount_terms); a sample wholesaler by default.
+        #[arg(long)]
+        seller: Option<PathBuf>,
         /// Print the summary as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -364,8 +369,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             work,
             broker,
             topic_root,
+            seller,
             json,
         } => {
+            let seller = seller.map(|path| read_seller(&path)).transpose()?;
             let day_dir = match day {
                 Some(day) => day,
                 None => default_day()?,
@@ -375,6 +382,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 work_dir: work,
                 broker,
                 topic_root,
+                seller,
             };
             let summary = relais::demo::run(options).await?;
             if json {
@@ -390,6 +398,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         other => operator(other),
     }
+}
+
+/// Reads the seller printed on invoices from a TOML file.
+#[cfg(feature = "demo")]
+fn read_seller(path: &std::path::Path) -> anyhow::Result<relais::invoice::render::Seller> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("seller file {}: {e}", path.display()))
 }
 
 /// The sample day shipped in the repository, found from the working folder

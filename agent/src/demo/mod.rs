@@ -48,6 +48,8 @@ pub struct DemoOptions {
     pub broker: Option<String>,
     /// Root of the MQTT topic tree (tests sharing a broker use their own).
     pub topic_root: String,
+    /// The seller printed on invoices; `None` uses the sample wholesaler.
+    pub seller: Option<Seller>,
 }
 
 /// The files of one sample day.
@@ -357,7 +359,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         Ok(process_stored(&store2, &site2)?)
     })
     .await??;
-    let published = publish_invoices(&store, &client, Arc::new(Seller::sample())).await?;
+    let seller = options.seller.clone().unwrap_or_else(Seller::sample);
+    let published = publish_invoices(&store, &client, Arc::new(seller)).await?;
     run.invoices_uploaded = published.uploaded;
     run.invoices_already_at_shop = published.already_held;
     let elapsed = started.elapsed();

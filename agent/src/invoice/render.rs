@@ -44,8 +44,9 @@ use summary::Summary;
 pub const MAX_LINES: usize = 5_000;
 
 /// The selling company's identity, printed on every invoice (from the site
-/// config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// file: a TOML table with these fields, see `relais demo --seller`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Seller {
     /// Company name, e.g. "Marée & Primeurs Delorme".
     pub name: String,

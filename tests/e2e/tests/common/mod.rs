@@ -30,6 +30,7 @@ pub async fn demo(day: &Path, work: &Path, broker: Option<String>) -> Summary {
         work_dir: work.to_path_buf(),
         broker,
         topic_root: format!("relais-test-{}", std::process::id()),
+        seller: None,
     };
     relais::demo::run(options).await.expect("the demo runs")
 }
