@@ -78,6 +78,9 @@ fn invoice_block(doc: &Doc, canvas: &mut Canvas) -> f32 {
     }
     rows.extend([
         ("Date", date.as_str(), BODY),
+        // One invoice per customer per day of sales: the sale date is the
+        // invoice date (a mandatory mention of its own).
+        ("Date de vente", date.as_str(), BODY),
         ("Échéance", due.as_str(), BODY),
         ("Règlement", invoice.payment_terms.as_str(), BODY),
         ("Code client", invoice.customer.code.as_str(), BODY),

@@ -73,8 +73,9 @@ const fn column(title: &'static str, left: f32, width: f32, align: Align) -> Col
 
 /// Column widths add up to the content width (510 pt).
 pub(super) const COLUMNS: [Column; 7] = [
-    column("Réf.", LEFT, 56.0, Align::Left),
-    column("Désignation", LEFT + 56.0, 190.0, Align::Left),
+    // Wide enough for the ERP's longest article codes (16 characters).
+    column("Réf.", LEFT, 82.0, Align::Left),
+    column("Désignation", LEFT + 82.0, 164.0, Align::Left),
     column("Qté", LEFT + 246.0, 48.0, Align::Right),
     column("Unité", LEFT + 294.0, 38.0, Align::Left),
     column("PU HT", LEFT + 332.0, 64.0, Align::Right),
