@@ -186,7 +186,19 @@ fn open_store(args: &StoreArgs) -> anyhow::Result<relais::store::Store> {
             args.store.display()
         );
     }
-    Ok(relais::store::Store::open(&args.store)?)
+    relais::store::Store::open(&args.store).map_err(|e| match e {
+        relais::store::StoreError::Open {
+            source: redb::DatabaseError::DatabaseAlreadyOpen,
+            ..
+        } => {
+            anyhow::anyhow!(
+                "the store {} is held by a running relais; these commands read a store no \
+                 process holds (the daemon's control socket is still to come)",
+                args.store.display()
+            )
+        }
+        other => other.into(),
+    })
 }
 
 fn answer<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) {
