@@ -100,8 +100,8 @@ fn deliver_batch(
     let mut rows: Vec<ImportRow> = Vec::new();
     for &id in &batch.docs {
         let mapped = store.mapped(id)?;
-        let doc_rows: Vec<ImportRow> = decode(&mapped).map_err(|source| StoreError::Codec {
-            action: "read mapped rows",
+        let doc_rows: Vec<ImportRow> = decode(&mapped).map_err(|source| StoreError::Damaged {
+            what: format!("mapped rows of document {id} in batch {}", batch.name),
             source,
         })?;
         rows.extend(doc_rows);

@@ -120,8 +120,11 @@ async fn publish_one(
     seller: Arc<Seller>,
 ) -> Result<Outcome, PublishError> {
     let body = store.body(meta.id)?;
-    let customer: u64 = decode(&store.mapped(meta.id)?).map_err(|source| StoreError::Codec {
-        action: "read invoice customer",
+    let customer: u64 = decode(&store.mapped(meta.id)?).map_err(|source| StoreError::Damaged {
+        what: format!(
+            "shop customer of invoice {} (document {})",
+            meta.external_id, meta.id
+        ),
         source,
     })?;
     let invoice = match serde_json::from_slice::<InvoiceBody>(&body) {

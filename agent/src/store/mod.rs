@@ -138,6 +138,9 @@ pub enum StoreError {
     /// The store is being reopened after an I/O failure; try again.
     #[error("the store is reopening after an I/O failure")]
     Reopening,
+    /// A stored value of one document cannot be read back.
+    #[error("{what}: {source}")]
+    Damaged { what: String, source: CodecError },
     /// A document id that the store does not hold.
     #[error("no document {0} in the store")]
     NoDocument(u64),
