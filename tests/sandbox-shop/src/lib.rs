@@ -9,7 +9,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), sandbox_shop::ShopError> {
 //! let orders: Vec<serde_json::Value> = Vec::new();
-//! let config = sandbox_shop::ShopConfig::new(orders, "/tmp/shop".into());
+//! let config = sandbox_shop::ShopConfig::new(orders, "shop-data".into());
 //! let shop = sandbox_shop::start(config).await?;
 //! println!("shop at {}, trust {}", shop.base_url(), shop.ca_cert_pem());
 //! shop.shutdown().await;
