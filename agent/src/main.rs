@@ -123,6 +123,25 @@ enum ConvertAction {
     },
 }
 
+type Converter = fn(
+    &std::path::Path,
+    Option<&std::path::Path>,
+    &std::path::Path,
+) -> anyhow::Result<relais::mapping::convert::ConvertReport>;
+
+/// Runs `orders convert` or `tickets convert`.
+fn convert(action: ConvertAction, converter: Converter) -> anyhow::Result<()> {
+    let ConvertAction::Convert {
+        input,
+        mapping,
+        out,
+        json,
+    } = action;
+    let report = converter(&input, mapping.as_deref(), &out)?;
+    answer(json, &report, convert_text);
+    Ok(())
+}
+
 fn convert_text(report: &relais::mapping::convert::ConvertReport) -> String {
     let mut out = format!(
         "{} read, {} converted into {}\n",
@@ -227,30 +246,8 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
             answer(store.json, &traces, |t| ops::render_trace(t));
         }
         Command::Quarantine { action } => return quarantine(action),
-        Command::Orders {
-            action:
-                ConvertAction::Convert {
-                    input,
-                    mapping,
-                    out,
-                    json,
-                },
-        } => {
-            let report = relais::mapping::convert::orders(&input, mapping.as_deref(), &out)?;
-            answer(json, &report, convert_text);
-        }
-        Command::Tickets {
-            action:
-                ConvertAction::Convert {
-                    input,
-                    mapping,
-                    out,
-                    json,
-                },
-        } => {
-            let report = relais::mapping::convert::tickets(&input, mapping.as_deref(), &out)?;
-            answer(json, &report, convert_text);
-        }
+        Command::Orders { action } => convert(action, relais::mapping::convert::orders)?,
+        Command::Tickets { action } => convert(action, relais::mapping::convert::tickets)?,
         Command::Invoices {
             action:
                 InvoicesAction::Check {
