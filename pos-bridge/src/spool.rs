@@ -42,12 +42,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
     publish_temp(&temp, path)
 }
 
+/// The folder a file is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// The temporary name a file for `path` is written under first.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     folder.join(format!("{TEMP_PREFIX}{name}"))
 }
@@ -78,11 +82,7 @@ pub fn write_temp(path: &Path, bytes: &[u8]) -> Result<PathBuf, SpoolError> {
 /// folder, so the new name survives a power cut.
 pub fn publish_temp(temp: &Path, path: &Path) -> Result<(), SpoolError> {
     fs::rename(temp, path).map_err(at("rename", path))?;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    sync_dir(folder)
+    sync_dir(folder_of(path))
 }
 
 /// Fsyncs a folder so that renames and new names in it are durable.
@@ -112,7 +112,7 @@ pub fn is_temporary_name(name: &str) -> bool {
 
 /// Moves a taken file into `done/<yyyy-mm-dd>/` beside it, durably.
 pub fn move_to_done(path: &Path, day: &str) -> Result<PathBuf, SpoolError> {
-    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let done = folder.join("done").join(day);
     ensure_dir(&done)?;
     let target = done.join(path.file_name().unwrap_or_default());

@@ -169,13 +169,8 @@ fn create_atomically(path: &Path) -> Result<(), StoreError> {
     tx.commit().map_err(db("create tables"))?;
     drop(database);
     std::fs::rename(&temp, path).map_err(open_error)?;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::File::open(folder)
-        .and_then(|f| f.sync_all())
-        .map_err(open_error)?;
+    let folder = pos_bridge::spool::folder_of(path);
+    pos_bridge::spool::sync_dir(folder).map_err(|e| open_error(e.source))?;
     Ok(())
 }
 
