@@ -121,6 +121,16 @@ const TICKET: &str = r#"{"ticket": "T-FAULT-1", "register": "CAISSE-1", "operato
                "unit_price_ht": "9.85", "vat_rate": "5.5"}],
     "payments": [{"method": "CB", "amount": "10.39"}]}"#;
 
+/// The register publishes the test ticket, QoS 1.
+async fn publish_ticket(client: &AsyncClient, topics: &Topics) {
+    let payload = TICKET.as_bytes().to_vec();
+    let topic = topics.ticket("CAISSE-1");
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload)
+        .await
+        .expect("publish");
+}
+
 /// Polls a condition with a deadline (no fixed sleeps).
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -162,15 +172,7 @@ async fn no_ticket_is_acknowledged_before_its_data_is_synced() {
     let (client, mut acks) = register(port, &topics).await;
 
     switches.close_gate();
-    client
-        .publish(
-            topics.ticket("CAISSE-1"),
-            QoS::AtLeastOnce,
-            false,
-            TICKET.as_bytes().to_vec(),
-        )
-        .await
-        .expect("publish");
+    publish_ticket(&client, &topics).await;
     until("the ticket's commit to reach fsync", || {
         switches.syncs_waiting() > 0
     })
@@ -203,15 +205,7 @@ async fn tickets_wait_unacknowledged_while_the_disk_is_full_then_go_on() {
     let (client, mut acks) = register(port, &topics).await;
 
     switches.set_full(true);
-    client
-        .publish(
-            topics.ticket("CAISSE-1"),
-            QoS::AtLeastOnce,
-            false,
-            TICKET.as_bytes().to_vec(),
-        )
-        .await
-        .expect("publish");
+    publish_ticket(&client, &topics).await;
     until("a refused write", || switches.refused_writes() > 0).await;
     assert!(
         acks.try_recv().is_err(),
