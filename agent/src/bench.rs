@@ -181,14 +181,7 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let settings = ErpSettings {
-        import_dir: dir.join("import"),
-        import_done_dir: None,
-        export_dir: dir.join("export"),
-        dialect: Dialect::french_erp(),
-        max_docs_per_file: 100,
-        export_settle: std::time::Duration::ZERO,
-    };
+    let settings = ErpSettings::under(dir);
     let tz = jiff::tz::TimeZone::get("Europe/Paris")?;
     let started = Instant::now();
     let report = deliver_imports(&store, &settings, &tz)?;

@@ -41,6 +41,23 @@ pub struct ErpSettings {
     pub export_settle: std::time::Duration,
 }
 
+impl ErpSettings {
+    /// The usual layout under one share: `import/` and `export/`, the
+    /// French ERP dialect, 100 documents per file, and exports taken as soon
+    /// as they appear (the ERP writes them under a temporary name and
+    /// renames; set `export_settle` for one that does not).
+    pub fn under(folder: &Path) -> ErpSettings {
+        ErpSettings {
+            import_dir: folder.join("import"),
+            import_done_dir: None,
+            export_dir: folder.join("export"),
+            dialect: Dialect::french_erp(),
+            max_docs_per_file: 100,
+            export_settle: std::time::Duration::ZERO,
+        }
+    }
+}
+
 /// An ERP exchange failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ErpError {

@@ -2,7 +2,6 @@
 //! a staged batch is only renamed into place, never rewritten, even after
 //! the ERP has taken the file away.
 
-use pos_bridge::dialect::Dialect;
 use relais::erp::{deliver_imports, ErpSettings};
 use relais::mapping::import::{ImportRow, RowType};
 use relais::store::{encode, Dest, Intake, IntakeOutcome, Kind, State, Store, Transition};
@@ -10,12 +9,8 @@ use rust_decimal::Decimal;
 
 fn settings(dir: &std::path::Path) -> ErpSettings {
     ErpSettings {
-        import_dir: dir.join("import"),
-        import_done_dir: None,
-        export_dir: dir.join("export"),
-        dialect: Dialect::french_erp(),
         max_docs_per_file: 10,
-        export_settle: std::time::Duration::ZERO,
+        ..ErpSettings::under(dir)
     }
 }
 

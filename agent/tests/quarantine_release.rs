@@ -58,12 +58,8 @@ fn a_released_order_is_delivered_once_after_its_cause_is_fixed() {
         }])
         .expect("intake");
     let settings = ErpSettings {
-        import_dir: dir.path().join("import"),
-        import_done_dir: None,
-        export_dir: dir.path().join("export"),
-        dialect: Dialect::french_erp(),
         max_docs_per_file: 10,
-        export_settle: std::time::Duration::ZERO,
+        ..ErpSettings::under(dir.path())
     };
 
     let strict = site(SiteRules::default(), customer);

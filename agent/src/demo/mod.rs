@@ -246,14 +246,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     let tz = TimeZone::get("Europe/Paris")?;
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
     let erp_dir = work.join("erp");
-    let settings = ErpSettings {
-        import_dir: erp_dir.join("import"),
-        import_done_dir: None,
-        export_dir: erp_dir.join("export"),
-        dialect: Dialect::french_erp(),
-        max_docs_per_file: 100,
-        export_settle: std::time::Duration::ZERO,
-    };
+    let settings = ErpSettings::under(&erp_dir);
     pos_bridge::spool::ensure_dir(&erp_dir)?;
     // The ERP's client file lives on its share.
     let clients_path = erp_dir.join("clients.csv");
