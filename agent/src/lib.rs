@@ -7,6 +7,9 @@
 //! the ERP's import rows; `erp` and `invoice` deliver them.
 
 pub mod bench;
+pub mod config;
+pub mod control;
+pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod erp;
@@ -16,5 +19,6 @@ pub mod ops;
 pub mod pipeline;
 pub mod pos;
 pub mod retry;
+pub mod schedule;
 pub mod shop;
 pub mod store;

@@ -16,6 +16,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon: every connector, queue worker and schedule.
+    Run {
+        /// The configuration file (`relais config default` prints an example).
+        #[arg(long, env = "RELAIS_CONFIG", default_value = "/etc/relais/relais.toml")]
+        config: PathBuf,
+    },
+    /// Print the example configuration, or check a configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Counts per state and destination, oldest waiting document, last success per peer.
     Status {
         #[command(flatten)]
@@ -90,7 +101,19 @@ enum Command {
     },
 }
 
-/// Where the store is and how to answer.
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print a complete, commented example configuration.
+    Default,
+    /// Read a configuration file and name its first bad key with its line.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+/// Where the store is and how to answer. A running daemon is asked over
+/// its control socket; without one, the store file is read directly.
 #[derive(clap::Args)]
 struct StoreArgs {
     /// The store file.
@@ -100,6 +123,9 @@ struct StoreArgs {
         default_value = "/var/lib/relais/relais.redb"
     )]
     store: PathBuf,
+    /// The daemon's control socket (default: beside the store, `.sock`).
+    #[arg(long, env = "RELAIS_SOCKET")]
+    socket: Option<PathBuf>,
     /// Answer in JSON.
     #[arg(long)]
     json: bool,
@@ -209,15 +235,67 @@ fn open_store(args: &StoreArgs) -> anyhow::Result<relais::store::Store> {
         relais::store::StoreError::Open {
             source: redb::DatabaseError::DatabaseAlreadyOpen,
             ..
-        } => {
-            anyhow::anyhow!(
-                "the store {} is held by a running relais; these commands read a store no \
-                 process holds (the daemon's control socket is still to come)",
-                args.store.display()
-            )
-        }
+        } => anyhow::anyhow!(
+            "the store {} is held by a running relais whose control socket {} does not \
+             answer; pass --socket if it listens elsewhere",
+            args.store.display(),
+            socket_of(args).display()
+        ),
         other => other.into(),
     })
+}
+
+fn socket_of(args: &StoreArgs) -> PathBuf {
+    args.socket
+        .clone()
+        .unwrap_or_else(|| relais::config::default_socket(&args.store))
+}
+
+/// Asks the running daemon, or the store itself when none runs.
+fn ask(args: &StoreArgs, request: relais::ops::Request) -> anyhow::Result<relais::ops::Answer> {
+    use relais::ops::Answer;
+    let answer = match relais::control::ask(&socket_of(args), &request)? {
+        Some(answer) => answer,
+        None => relais::ops::execute(&open_store(args)?, &request),
+    };
+    if let Answer::Failed(message) = answer {
+        anyhow::bail!("{message}");
+    }
+    Ok(answer)
+}
+
+/// Prints an answer: its value as JSON, or its text rendering.
+fn print_answer(json: bool, answer: &relais::ops::Answer) {
+    use relais::ops::Answer;
+    if !json {
+        print!("{}", relais::ops::render(answer));
+        return;
+    }
+    let value = match answer {
+        Answer::Status(v) => serde_json::to_string_pretty(v),
+        Answer::Traces(v) => serde_json::to_string_pretty(v),
+        Answer::Quarantine(v) => serde_json::to_string_pretty(v),
+        Answer::Released(v) => serde_json::to_string_pretty(v),
+        Answer::Failed(v) => serde_json::to_string_pretty(v),
+    };
+    match value {
+        Ok(out) => println!("{out}"),
+        Err(e) => eprintln!("relais: cannot write JSON: {e}"),
+    }
+}
+
+/// Asks, prints, and fails when a trace finds nothing.
+fn ask_and_print(args: &StoreArgs, request: relais::ops::Request) -> anyhow::Result<()> {
+    let answer = ask(args, request.clone())?;
+    if let (relais::ops::Answer::Traces(t), relais::ops::Request::Trace { id }) =
+        (&answer, &request)
+    {
+        if t.is_empty() {
+            anyhow::bail!("no document {id:?} in the store");
+        }
+    }
+    print_answer(args.json, &answer);
+    Ok(())
 }
 
 fn answer<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> String) {
@@ -232,20 +310,12 @@ fn answer<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce(&T) -> S
 }
 
 fn operator(command: Command) -> anyhow::Result<ExitCode> {
-    use relais::ops;
+    use relais::ops::Request;
     match command {
-        Command::Status { store } => {
-            let status = ops::status(&open_store(&store)?)?;
-            answer(store.json, &status, ops::render_status);
-        }
-        Command::Trace { id, store } => {
-            let traces = ops::trace(&open_store(&store)?, &id)?;
-            if traces.is_empty() {
-                anyhow::bail!("no document {id:?} in the store");
-            }
-            answer(store.json, &traces, |t| ops::render_trace(t));
-        }
-        Command::Quarantine { action } => return quarantine(action),
+        Command::Status { store } => ask_and_print(&store, Request::Status)?,
+        Command::Trace { id, store } => ask_and_print(&store, Request::Trace { id })?,
+        Command::Quarantine { action } => quarantine(action)?,
+        Command::Config { action } => return config(action),
         Command::Orders { action } => convert(action, relais::mapping::convert::orders)?,
         Command::Tickets { action } => convert(action, relais::mapping::convert::tickets)?,
         Command::Invoices {
@@ -279,40 +349,32 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "demo")]
         Command::Demo { .. } => unreachable!("the demo is async"),
+        Command::Run { .. } => unreachable!("the daemon is async"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn quarantine(action: QuarantineAction) -> anyhow::Result<ExitCode> {
-    use relais::ops;
+fn quarantine(action: QuarantineAction) -> anyhow::Result<()> {
+    use relais::ops::Request;
     match action {
-        QuarantineAction::List { store } => {
-            let docs = ops::quarantine_list(&open_store(&store)?)?;
-            answer(store.json, &docs, |d| ops::render_quarantine(d));
-        }
-        QuarantineAction::Show { id, store } => {
-            let traces = ops::trace(&open_store(&store)?, &id)?;
-            if traces.is_empty() {
-                anyhow::bail!("no document {id:?} in the store");
-            }
-            answer(store.json, &traces, |t| ops::render_trace(t));
-        }
+        QuarantineAction::List { store } => ask_and_print(&store, Request::QuarantineList),
+        QuarantineAction::Show { id, store } => ask_and_print(&store, Request::Trace { id }),
         QuarantineAction::Release { id, all, store } => {
-            let db = open_store(&store)?;
-            let targets = match (id, all) {
-                (_, true) => ops::quarantine_list(&db)?,
-                (Some(id), false) => ops::find(&db, &id)?,
-                (None, false) => Vec::new(),
-            };
-            let mut released = Vec::new();
-            for doc in targets {
-                if db.release(doc.id, "operator")? {
-                    released.push(format!("{} {}", doc.kind.name(), doc.external_id));
-                }
-            }
-            answer(store.json, &released, |r| {
-                format!("released {} document(s): {}\n", r.len(), r.join(", "))
-            });
+            let id = if all { None } else { id };
+            ask_and_print(&store, Request::Release { id })
+        }
+    }
+}
+
+fn config(action: ConfigAction) -> anyhow::Result<ExitCode> {
+    match action {
+        ConfigAction::Default => print!("{}", relais::config::DEFAULT),
+        ConfigAction::Check { file } => {
+            let config = relais::config::Config::load(&file)?;
+            // Credentials and the CA are read too: a missing file is found
+            // now rather than at the first pull.
+            config.shop_settings()?;
+            println!("{}: ok", file.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -342,10 +404,10 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     #[cfg(feature = "demo")]
-    let is_demo = matches!(cli.command, Command::Demo { .. });
+    let is_async = matches!(cli.command, Command::Demo { .. } | Command::Run { .. });
     #[cfg(not(feature = "demo"))]
-    let is_demo = false;
-    if !is_demo {
+    let is_async = matches!(cli.command, Command::Run { .. });
+    if !is_async {
         return operator(cli.command).unwrap_or_else(|e| {
             eprintln!("relais: {}", explain(&e));
             ExitCode::FAILURE
@@ -372,6 +434,17 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Run { config } => {
+            let config = relais::config::Config::load(&config)?;
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let daemon = tokio::spawn(relais::daemon::run(config, stop_rx));
+            tokio::spawn(async move {
+                stop_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            daemon.await??;
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "demo")]
         Command::Demo {
             day,
@@ -407,6 +480,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         other => operator(other),
     }
+}
+
+/// Resolves on SIGTERM (systemd's stop) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot watch stop signals; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+    tracing::info!("stop signal received");
 }
 
 /// Reads the seller printed on invoices from a TOML file.

@@ -1,19 +1,20 @@
 //! What an operator asks the box: `status`, `trace`, `quarantine`.
 //!
-//! Each answer is a plain serializable value (for `--json`) with a text
-//! rendering. They read the store directly.
-// TODO: while a daemon holds the store, these must go through its control
-// socket (redb allows one writer process); the daemon arrives with issue 8.
+//! Each question is a [`Request`] and each answer an [`Answer`]: plain
+//! serializable values (for `--json` and the control socket) with a text
+//! rendering. [`execute`] answers on a store; the running daemon calls it
+//! for requests on its control socket (redb lets one process hold the
+//! file), and the command line calls it itself when no daemon runs.
 
 use std::fmt::Write;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::{AuditEntry, Dest, DocMeta, Kind, State, Store, StoreError};
 
 /// Counts per state, oldest waiting document, last success per peer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     /// State label -> number of documents.
     pub states: Vec<(String, u64)>,
@@ -26,7 +27,7 @@ pub struct Status {
 }
 
 /// One destination's queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueueStatus {
     /// erp, shop.
     pub dest: String,
@@ -54,7 +55,7 @@ pub fn status(store: &Store) -> Result<Status, StoreError> {
         });
     }
     let mut last_success = Vec::new();
-    for peer in ["shop", "erp"] {
+    for peer in ["shop", "erp", "pos"] {
         last_success.push((peer.to_string(), store.last_success(peer)?));
     }
     Ok(Status {
@@ -90,7 +91,7 @@ pub fn render_status(s: &Status) -> String {
 }
 
 /// The whole life of one document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trace {
     /// The document as it is now.
     pub document: DocMeta,
@@ -186,4 +187,79 @@ pub fn render_quarantine(docs: &[DocMeta]) -> String {
         out.push_str("nothing in quarantine\n");
     }
     out
+}
+
+/// A question to the box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// [`status`]
+    Status,
+    /// [`trace`] of one id.
+    Trace {
+        /// Store id or source id.
+        id: String,
+    },
+    /// [`quarantine_list`]
+    QuarantineList,
+    /// Release one document, or every quarantined one with `id: None`.
+    Release {
+        /// Store id or source id; `None` releases all.
+        id: Option<String>,
+    },
+}
+
+/// The box's answer to a [`Request`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "answer", content = "value", rename_all = "snake_case")]
+pub enum Answer {
+    /// To [`Request::Status`].
+    Status(Status),
+    /// To [`Request::Trace`]: every document matching the id.
+    Traces(Vec<Trace>),
+    /// To [`Request::QuarantineList`].
+    Quarantine(Vec<DocMeta>),
+    /// To [`Request::Release`]: the documents released.
+    Released(Vec<String>),
+    /// The request failed; the message says why.
+    Failed(String),
+}
+
+/// Answers a request on the store.
+pub fn execute(store: &Store, request: &Request) -> Answer {
+    let answer = match request {
+        Request::Status => status(store).map(Answer::Status),
+        Request::Trace { id } => trace(store, id).map(Answer::Traces),
+        Request::QuarantineList => quarantine_list(store).map(Answer::Quarantine),
+        Request::Release { id } => release(store, id.as_deref()).map(Answer::Released),
+    };
+    answer.unwrap_or_else(|e| Answer::Failed(e.to_string()))
+}
+
+/// Releases the documents matching `id`, or all quarantined ones, and
+/// names those released. A released document is decided again from its
+/// stored body, by the rules in force now.
+pub fn release(store: &Store, id: Option<&str>) -> Result<Vec<String>, StoreError> {
+    let targets = match id {
+        None => quarantine_list(store)?,
+        Some(id) => find(store, id)?,
+    };
+    let mut released = Vec::new();
+    for doc in targets {
+        if store.release(doc.id, "operator")? {
+            released.push(format!("{} {}", doc.kind.name(), doc.external_id));
+        }
+    }
+    Ok(released)
+}
+
+/// Text rendering of any answer.
+pub fn render(answer: &Answer) -> String {
+    match answer {
+        Answer::Status(s) => render_status(s),
+        Answer::Traces(t) => render_trace(t),
+        Answer::Quarantine(d) => render_quarantine(d),
+        Answer::Released(r) => format!("released {} document(s): {}\n", r.len(), r.join(", ")),
+        Answer::Failed(message) => format!("failed: {message}\n"),
+    }
 }

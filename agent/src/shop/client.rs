@@ -14,8 +14,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// How to reach the shop.
-#[derive(Debug, Clone)]
+/// How to reach the shop. Its `Debug` leaves the credentials out, so a
+/// logged settings value cannot leak them.
+#[derive(Clone)]
 pub struct ShopSettings {
     /// Base URL, e.g. `https://shop.example.test`.
     pub base_url: String,
@@ -27,6 +28,18 @@ pub struct ShopSettings {
     pub ca_pem: Option<String>,
     /// Timeout of one request.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ShopSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopSettings")
+            .field("base_url", &self.base_url)
+            .field("consumer_key", &"<hidden>")
+            .field("consumer_secret", &"<hidden>")
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<PEM>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A failure talking to the shop, sorted by what to do about it.

@@ -1,0 +1,491 @@
+//! The daemon's configuration file (`relais run --config FILE`).
+//!
+//! Every field is documented in `relais.toml` beside this module, which is
+//! also what `relais config default` prints, so the example cannot drift
+//! from the code: a test reads it back. Unknown keys are errors, named with
+//! their line, because a misspelt key silently ignored is a setting the
+//! wholesaler believes in and does not have.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::civil::Time;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::erp::ErpSettings;
+use crate::mapping::site::SiteRules;
+use crate::shop::client::ShopSettings;
+
+/// The commented example configuration.
+pub const DEFAULT: &str = include_str!("relais.toml");
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key is unknown or mistyped; the message
+    /// carries the line and column.
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    /// A value parses but makes no sense.
+    #[error("{path}: {key}: expected {expected}, found {found:?}")]
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        expected: &'static str,
+        found: String,
+    },
+    /// The shop credentials are missing or unsafe.
+    #[error("shop credentials: {0}")]
+    Credentials(String),
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where documents are kept.
+    pub store: StoreSection,
+    /// The market itself.
+    pub site: SiteSection,
+    /// The ERP's spool folders.
+    pub erp: ErpSection,
+    /// The web shop; `None` runs without one.
+    pub shop: Option<ShopSection>,
+    /// The POS registers; `None` runs without them.
+    pub pos: Option<PosSection>,
+    /// Where the file was read from (relative paths in it are not
+    /// resolved against it: they follow the working folder, like a shell).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// The redb file.
+    pub path: PathBuf,
+    /// The control socket; beside the store by default.
+    pub socket: Option<PathBuf>,
+}
+
+impl StoreSection {
+    /// The control socket's path.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| default_socket(&self.path))
+    }
+}
+
+/// The control socket of the daemon holding `store`: same folder, same
+/// name, extension `.sock`.
+pub fn default_socket(store: &Path) -> PathBuf {
+    store.with_extension("sock")
+}
+
+/// `[site]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSection {
+    /// IANA time zone of the market.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The ERP's client file.
+    pub clients: PathBuf,
+    /// The seller printed on invoices.
+    pub seller: Option<PathBuf>,
+    /// Mapping rules.
+    #[serde(default)]
+    pub rules: SiteRules,
+}
+
+fn default_time_zone() -> String {
+    "Europe/Paris".into()
+}
+
+/// `[erp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpSection {
+    /// The share holding `import/` and `export/`.
+    pub folder: PathBuf,
+    /// Documents per import file at most.
+    #[serde(default = "default_docs_per_file")]
+    pub max_docs_per_file: usize,
+    /// Seconds an export must stay unchanged before it is taken.
+    #[serde(default)]
+    pub export_settle_seconds: u64,
+    /// Local time by which the day's export should have come.
+    pub export_expected_at: Option<String>,
+    /// Seconds between looks at the export folder.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+}
+
+fn default_docs_per_file() -> usize {
+    100
+}
+
+fn default_poll() -> u64 {
+    5
+}
+
+/// `[shop]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSection {
+    /// Base URL of the shop.
+    pub url: String,
+    /// TOML file with `key` and `secret`.
+    pub credentials_file: Option<PathBuf>,
+    /// PEM of the only CA to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds per request.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Local time of the nightly pull.
+    #[serde(default = "default_pull_at")]
+    pub pull_at: String,
+    /// Minutes between daytime pulls; 0 for none.
+    #[serde(default)]
+    pub pull_every_minutes: u64,
+    /// How far back the first pull of a new store goes, in days.
+    #[serde(default = "default_first_pull_days")]
+    pub first_pull_days: u32,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+fn default_pull_at() -> String {
+    "00:00".into()
+}
+
+fn default_first_pull_days() -> u32 {
+    1
+}
+
+/// `[pos]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosSection {
+    /// `host:port` of the MQTT broker.
+    pub broker: String,
+    /// Root of the topic tree.
+    #[serde(default = "default_topic_root")]
+    pub topic_root: String,
+    /// MQTT client id of this box.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+}
+
+fn default_topic_root() -> String {
+    "relais".into()
+}
+
+fn default_client_id() -> String {
+    "relais-box".into()
+}
+
+/// The shop's API credentials file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    key: String,
+    secret: String,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks configuration text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " | "),
+        })?;
+        config.source = path.to_path_buf();
+        config.time_zone()?;
+        if let Some(at) = &config.erp.export_expected_at {
+            config.local_time("erp.export_expected_at", at)?;
+        }
+        if let Some(shop) = &config.shop {
+            config.local_time("shop.pull_at", &shop.pull_at)?;
+            if !shop.url.starts_with("https://") {
+                return Err(config.bad("shop.url", "an https:// address", &shop.url));
+            }
+        }
+        if let Some(pos) = &config.pos {
+            if split_host_port(&pos.broker).is_none() {
+                return Err(config.bad("pos.broker", "host:port", &pos.broker));
+            }
+        }
+        if config.erp.max_docs_per_file == 0 {
+            return Err(config.bad("erp.max_docs_per_file", "at least 1", "0"));
+        }
+        if config.erp.poll_seconds == 0 {
+            return Err(config.bad("erp.poll_seconds", "at least 1", "0"));
+        }
+        Ok(config)
+    }
+
+    fn bad(&self, key: &'static str, expected: &'static str, found: &str) -> ConfigError {
+        ConfigError::Value {
+            path: self.source.clone(),
+            key,
+            expected,
+            found: found.to_string(),
+        }
+    }
+
+    /// The site's time zone.
+    pub fn time_zone(&self) -> Result<TimeZone, ConfigError> {
+        TimeZone::get(&self.site.time_zone).map_err(|_| {
+            self.bad(
+                "site.time_zone",
+                "an IANA time zone such as Europe/Paris",
+                &self.site.time_zone,
+            )
+        })
+    }
+
+    fn local_time(&self, key: &'static str, text: &str) -> Result<Time, ConfigError> {
+        parse_local_time(text).ok_or_else(|| self.bad(key, "a local time HH:MM", text))
+    }
+
+    /// The local time of the nightly pull.
+    pub fn pull_at(&self) -> Option<Time> {
+        self.shop
+            .as_ref()
+            .and_then(|s| parse_local_time(&s.pull_at))
+    }
+
+    /// The local time by which the export should have come.
+    pub fn export_expected_at(&self) -> Option<Time> {
+        self.erp
+            .export_expected_at
+            .as_deref()
+            .and_then(parse_local_time)
+    }
+
+    /// The ERP spool settings.
+    pub fn erp_settings(&self) -> ErpSettings {
+        ErpSettings {
+            max_docs_per_file: self.erp.max_docs_per_file,
+            export_settle: Duration::from_secs(self.erp.export_settle_seconds),
+            ..ErpSettings::under(&self.erp.folder)
+        }
+    }
+
+    /// The shop client settings, credentials included: from the file, or
+    /// from `RELAIS_SHOP_KEY` and `RELAIS_SHOP_SECRET`.
+    pub fn shop_settings(&self) -> Result<Option<ShopSettings>, ConfigError> {
+        let Some(shop) = &self.shop else {
+            return Ok(None);
+        };
+        let (key, secret) = match &shop.credentials_file {
+            Some(path) => read_credentials(path)?,
+            None => match (
+                std::env::var("RELAIS_SHOP_KEY"),
+                std::env::var("RELAIS_SHOP_SECRET"),
+            ) {
+                (Ok(key), Ok(secret)) => (key, secret),
+                _ => {
+                    return Err(ConfigError::Credentials(
+                        "no shop.credentials_file, and RELAIS_SHOP_KEY or RELAIS_SHOP_SECRET \
+                         is not set"
+                            .into(),
+                    ))
+                }
+            },
+        };
+        let ca_pem = match &shop.ca_file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(Some(ShopSettings {
+            base_url: shop.url.trim_end_matches('/').to_string(),
+            consumer_key: key,
+            consumer_secret: secret,
+            ca_pem,
+            timeout: Duration::from_secs(shop.timeout_seconds.max(1)),
+        }))
+    }
+}
+
+/// `HH:MM` as a local time of day.
+pub fn parse_local_time(text: &str) -> Option<Time> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (i8, i8) = (h.parse().ok()?, m.parse().ok()?);
+    Time::new(h, m, 0, 0).ok()
+}
+
+/// `host:port`.
+pub fn split_host_port(text: &str) -> Option<(String, u16)> {
+    let text = text.trim_start_matches("mqtt://");
+    let (host, port) = text.rsplit_once(':')?;
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_string(), port.parse().ok()?))
+}
+
+fn read_credentials(path: &Path) -> Result<(String, String), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::Credentials(format!(
+                "{} can be read by others (mode {mode:o}); chmod 600 it, owned by the \
+                 service user",
+                path.display()
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // The parse error would quote the file, secret included: say only where.
+    let creds: Credentials = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        ConfigError::Credentials(format!(
+            "{}: expected `key = \"...\"` and `secret = \"...\"`{}",
+            path.display(),
+            at.map_or(String::new(), |line| format!(" (problem at line {line})"))
+        ))
+    })?;
+    Ok((creds.key, creds.secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_is_a_valid_configuration() {
+        let config = Config::parse(DEFAULT, Path::new("relais.toml")).expect("default parses");
+        assert_eq!(config.site.time_zone, "Europe/Paris");
+        assert_eq!(config.pull_at(), Some(jiff::civil::time(0, 0, 0, 0)));
+        assert_eq!(
+            config.export_expected_at(),
+            Some(jiff::civil::time(18, 30, 0, 0))
+        );
+        assert_eq!(
+            config.store.socket_path(),
+            PathBuf::from("/var/lib/relais/relais.sock")
+        );
+    }
+
+    #[test]
+    fn every_commented_rule_is_a_real_key_with_its_default() {
+        // Uncomment the rules block: it must parse and equal the defaults.
+        let uncommented: String = DEFAULT
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("statuses")
+                        || rest.starts_with("guest")
+                        || rest.starts_with("deleted")
+                        || rest.ends_with("_article = \"REM\"")
+                        || rest.starts_with("discount")
+                        || rest.starts_with("shipping")
+                        || rest.starts_with("fee")
+                        || rest.starts_with("currency") =>
+                {
+                    rest.to_string()
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = Config::parse(&uncommented, Path::new("x")).expect("parses");
+        let defaults = SiteRules::default();
+        assert_eq!(config.site.rules.statuses_to_erp, defaults.statuses_to_erp);
+        assert_eq!(config.site.rules.statuses_held, defaults.statuses_held);
+        assert_eq!(config.site.rules.guest_customer, defaults.guest_customer);
+        assert_eq!(config.site.rules.fee_article, defaults.fee_article);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let text = DEFAULT.replace("poll_seconds = 5", "pol_seconds = 5");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("pol_seconds"))
+            .expect("line")
+            + 1;
+        let err = Config::parse(&text, Path::new("site.toml"))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("pol_seconds"), "{err}");
+        assert!(err.contains(&format!("line {line}")), "{err}");
+        assert!(err.starts_with("site.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_value_says_what_was_expected() {
+        let text = DEFAULT.replace("pull_at = \"00:00\"", "pull_at = \"25:00\"");
+        let err = Config::parse(&text, Path::new("site.toml"))
+            .expect_err("bad time")
+            .to_string();
+        assert_eq!(
+            err,
+            "site.toml: shop.pull_at: expected a local time HH:MM, found \"25:00\""
+        );
+        let text = DEFAULT.replace("Europe/Paris\"", "Europe/Pariss\"");
+        let err = Config::parse(&text, Path::new("x")).expect_err("bad zone");
+        assert!(err.to_string().contains("Europe/Pariss"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn credentials_readable_by_others_are_refused_without_quoting_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("creds.toml");
+        std::fs::write(&path, "key = \"ck_1\"\nsecret = \"cs_topsecret\"\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = read_credentials(&path).expect_err("too open").to_string();
+        assert!(err.contains("mode 644"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert_eq!(
+            read_credentials(&path).expect("ok"),
+            ("ck_1".to_string(), "cs_topsecret".to_string())
+        );
+        std::fs::write(&path, "key = \"ck_1\"\nsecret = cs_topsecret\n").expect("write");
+        let err = read_credentials(&path).expect_err("bad toml").to_string();
+        assert!(!err.contains("topsecret"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+}

@@ -1,0 +1,332 @@
+//! The daemon's two long-running workers: the shop puller and the delivery
+//! worker. Each is a loop of rounds; a round's failure is logged, counted
+//! and retried after a capped backoff, and every wait also watches the
+//! shutdown signal, so a stop never waits for a timer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use pos_bridge::dialect::Dialect;
+use tokio::sync::{watch, Notify};
+
+use super::systemd::Heartbeat;
+use crate::config::Config;
+use crate::erp::{deliver_imports, take_exports};
+use crate::invoice::publish::{publish_invoices, PublishError};
+use crate::invoice::render::Seller;
+use crate::mapping::site::Clients;
+use crate::pipeline::{process_stored, Site};
+use crate::retry::{jitter, Backoff};
+use crate::schedule;
+use crate::shop::client::{ShopClient, ShopError};
+use crate::shop::pull::{pull_orders, PullError};
+use crate::store::{Dest, State, Store};
+
+/// Cursor: the last business day the nightly pull closed.
+const NIGHTLY_DONE: &str = "schedule.nightly_pull.day";
+/// Cursor: the last day an invoice export was taken.
+const EXPORT_DAY: &str = "schedule.export.day";
+/// Cursor: the last day the missing-export alert was raised.
+const EXPORT_ALERT: &str = "schedule.export_alert.day";
+
+/// Longest sleep between two beats of an idle worker.
+const IDLE_BEAT: Duration = Duration::from_secs(15);
+
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(300),
+};
+
+/// Sleeps `delay`, or less if woken or stopped, beating meanwhile so a
+/// long backoff is not taken for a stuck worker; false once stopping.
+async fn pause(
+    delay: Duration,
+    wake: Option<&Notify>,
+    beat: &Heartbeat,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + delay;
+    loop {
+        if *shutdown.borrow() {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        let step = (deadline - now).min(IDLE_BEAT);
+        let woken = async {
+            match wake {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(step) => beat.beat(),
+            () = woken => return !*shutdown.borrow(),
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+fn read_day(store: &Store, name: &str) -> Option<Date> {
+    store.cursor(name).ok().flatten()?.parse().ok()
+}
+
+/// The shop puller's parts.
+pub(super) struct Puller {
+    pub store: Store,
+    pub client: ShopClient,
+    pub config: Config,
+    pub tz: TimeZone,
+    pub wake: Arc<Notify>,
+    pub beat: Heartbeat,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Pulls the shop at night (and by day if configured), catching up at once
+/// on a night missed. The cursor only moves after the pages are committed
+/// (see `shop::pull`), so a pull cut by a stop is simply done again.
+pub(super) async fn pull_loop(mut p: Puller) -> anyhow::Result<()> {
+    let Some(pull_at) = p.config.pull_at() else {
+        return Ok(());
+    };
+    let every = p.config.shop.as_ref().map_or(0, |s| s.pull_every_minutes);
+    let first_days = p.config.shop.as_ref().map_or(1, |s| s.first_pull_days);
+    let mut failures = 0u32;
+    let mut last_daytime = Timestamp::now();
+    let mut refused_until_restart = false;
+    loop {
+        p.beat.beat();
+        let now = Timestamp::now();
+        let last_done = read_day(&p.store, NIGHTLY_DONE);
+        let nightly = schedule::nightly_pull_due(now, last_done, pull_at, &p.tz);
+        let daytime = every > 0 && now.duration_since(last_daytime).as_secs() >= 60 * every as i64;
+        if (nightly.is_some() || daytime) && !refused_until_restart {
+            let since = schedule::first_pull_since(now, first_days, &p.tz);
+            let pull = pull_orders(&p.store, &p.client, since, &p.tz);
+            let result = tokio::select! {
+                result = pull => Some(result),
+                _ = p.shutdown.changed() => None,
+            };
+            match result {
+                None => return Ok(()),
+                Some(Ok(report)) => {
+                    failures = 0;
+                    last_daytime = now;
+                    if let Some(day) = nightly {
+                        p.store.set_cursor(NIGHTLY_DONE, &day.to_string())?;
+                    }
+                    tracing::info!(
+                        new = report.new,
+                        already_held = report.duplicates,
+                        pages = report.pages,
+                        closes = ?nightly.map(|d| d.to_string()),
+                        "shop pull done"
+                    );
+                    p.wake.notify_one();
+                }
+                Some(Err(PullError::Shop(e @ ShopError::Permanent { .. }))) => {
+                    // 401, 403: retrying cannot help until a person fixes the
+                    // credentials; say it once and stop pulling.
+                    tracing::error!(
+                        error = %e,
+                        "the shop refuses Relais: no more pulls until the credentials are \
+                         fixed and relais is restarted"
+                    );
+                    refused_until_restart = true;
+                }
+                Some(Err(e)) => {
+                    failures += 1;
+                    let delay = BACKOFF.delay(failures, jitter());
+                    tracing::warn!(error = %e, ?delay, "shop pull failed, will retry");
+                    if !pause(delay, None, &p.beat, &mut p.shutdown).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+        }
+        let now = Timestamp::now();
+        let mut next =
+            schedule::next_nightly_pull(now, read_day(&p.store, NIGHTLY_DONE), pull_at, &p.tz);
+        if every > 0 {
+            next = next.min(last_daytime + jiff::SignedDuration::from_secs(60 * every as i64));
+        }
+        let wait = Duration::try_from(next.duration_since(now)).unwrap_or(Duration::ZERO);
+        // Wake at least every minute: a wall clock that jumps (NTP after a
+        // boot without a real-time clock) is seen soon.
+        if !pause(
+            wait.min(Duration::from_secs(60)),
+            None,
+            &p.beat,
+            &mut p.shutdown,
+        )
+        .await
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// The delivery worker's parts.
+pub(super) struct Delivery {
+    pub store: Store,
+    pub shop: Option<ShopClient>,
+    pub seller: Arc<Seller>,
+    pub config: Config,
+    pub tz: TimeZone,
+    pub wake: Arc<Notify>,
+    pub beat: Heartbeat,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The ERP's client file as last read, and when it was written.
+struct ClientFile {
+    path: PathBuf,
+    modified: Option<SystemTime>,
+}
+
+impl ClientFile {
+    /// Re-reads the client file if the ERP rewrote it, so a quarantined
+    /// order for a customer just created in the ERP maps once released.
+    fn refresh(&mut self, site: &mut Option<Arc<Site>>, config: &Config, tz: &TimeZone) {
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        if site.is_some() && modified == self.modified {
+            return;
+        }
+        let clients = std::fs::File::open(&self.path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| Clients::read(f, &Dialect::french_erp()).map_err(|e| e.to_string()));
+        match clients {
+            Ok(clients) => {
+                tracing::info!(
+                    file = %self.path.display(),
+                    clients = clients.len(),
+                    "client file read"
+                );
+                self.modified = modified;
+                *site = Some(Arc::new(Site {
+                    rules: config.site.rules.clone(),
+                    clients,
+                    tz: tz.clone(),
+                    import_dialect: Dialect::french_erp(),
+                    export_dialect: Dialect::french_erp(),
+                }));
+            }
+            Err(e) if site.is_none() => {
+                tracing::error!(file = %self.path.display(), error = %e,
+                    "cannot read the ERP's client file: nothing is mapped until it can be");
+            }
+            Err(e) => {
+                tracing::warn!(file = %self.path.display(), error = %e,
+                    "cannot read the ERP's new client file, keeping the previous one");
+            }
+        }
+    }
+}
+
+/// Decides stored documents, writes ERP import files, takes invoice
+/// exports and publishes invoices, in rounds: at once when woken by new
+/// work, else every `erp.poll_seconds`.
+pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
+    let settings = d.config.erp_settings();
+    let poll = Duration::from_secs(d.config.erp.poll_seconds);
+    let expected_at = d.config.export_expected_at();
+    let mut clients = ClientFile {
+        path: d.config.site.clients.clone(),
+        modified: None,
+    };
+    let mut site: Option<Arc<Site>> = None;
+    let mut failures = 0u32;
+    loop {
+        d.beat.beat();
+        clients.refresh(&mut site, &d.config, &d.tz);
+        let mut delay = poll;
+        if let Some(site) = &site {
+            let (store, site2, settings2) = (d.store.clone(), site.clone(), settings.clone());
+            let round = tokio::task::spawn_blocking(move || -> anyhow::Result<(usize, usize)> {
+                process_stored(&store, &site2)?;
+                let written = deliver_imports(&store, &settings2, &site2.tz)?;
+                if written.files > 0 {
+                    store.record_success("erp")?;
+                }
+                let scan = take_exports(&store, &settings2, &site2.tz)?;
+                if !scan.taken.is_empty() || !scan.duplicates.is_empty() {
+                    let today = schedule::local_date(Timestamp::now(), &site2.tz);
+                    store.set_cursor(EXPORT_DAY, &today.to_string())?;
+                    process_stored(&store, &site2)?;
+                }
+                Ok((written.files, scan.taken.len()))
+            })
+            .await;
+            match round {
+                Ok(Ok(_)) => failures = 0,
+                Ok(Err(e)) => {
+                    failures += 1;
+                    delay = BACKOFF.delay(failures, jitter()).max(poll);
+                    tracing::error!(error = %format!("{e:#}"), ?delay, "delivery round failed");
+                }
+                Err(e) => tracing::error!(error = %e, "delivery round panicked"),
+            }
+        }
+        if let Some(client) = &d.shop {
+            publish(&d, client).await;
+        }
+        if let Some(at) = expected_at {
+            export_alert(&d.store, at, &d.tz);
+        }
+        if !pause(delay, Some(&d.wake), &d.beat, &mut d.shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
+async fn publish(d: &Delivery, client: &ShopClient) {
+    let waiting = d
+        .store
+        .in_state(State::Queued(Dest::Shop), 1)
+        .map(|q| !q.is_empty())
+        .unwrap_or(false);
+    if !waiting {
+        return;
+    }
+    match publish_invoices(&d.store, client, d.seller.clone()).await {
+        Ok(report) => tracing::info!(
+            uploaded = report.uploaded,
+            already_held = report.already_held,
+            quarantined = report.quarantined,
+            "invoices published"
+        ),
+        // The invoices stay queued; the next round tries again.
+        Err(PublishError::Shop(e)) => tracing::warn!(error = %e, "shop unreachable for invoices"),
+        Err(e) => tracing::error!(error = %e, "invoice publishing failed"),
+    }
+}
+
+fn export_alert(store: &Store, expected_at: jiff::civil::Time, tz: &TimeZone) {
+    let now = Timestamp::now();
+    let late = schedule::export_overdue(
+        now,
+        read_day(store, EXPORT_DAY),
+        read_day(store, EXPORT_ALERT),
+        expected_at,
+        tz,
+    );
+    if let Some(day) = late {
+        tracing::error!(
+            day = %day,
+            expected_at = %expected_at,
+            "the ERP's invoice export for today has not come"
+        );
+        if let Err(e) = store.set_cursor(EXPORT_ALERT, &day.to_string()) {
+            tracing::warn!(error = %e, "cannot record the export alert");
+        }
+    }
+}
