@@ -13,6 +13,7 @@ pub mod daemon;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod erp;
+pub mod fleet;
 pub mod invoice;
 pub mod mapping;
 pub mod ops;

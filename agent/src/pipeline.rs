@@ -82,6 +82,11 @@ pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreErr
                 Kind::Ticket => decide_ticket(meta, &body, site),
                 Kind::Invoice => decide_invoice(meta, &body, site),
                 Kind::InvoiceExport => split_export(store, meta, &body, site, &mut report)?,
+                // Left in `stored` by a crash between its intake and its
+                // queueing (see `fleet`): queue it now.
+                Kind::Telemetry => {
+                    Transition::to(meta.id, State::Queued(Dest::Fleet), "for the fleet")
+                }
             };
             match t.to {
                 State::Queued(_) => report.queued += 1,

@@ -60,6 +60,8 @@ pub struct Config {
     pub shop: Option<ShopSection>,
     /// The POS registers; `None` runs without them.
     pub pos: Option<PosSection>,
+    /// The fleet link; `None` keeps the box to itself.
+    pub fleet: Option<FleetSection>,
     /// Where the file was read from (relative paths in it are not
     /// resolved against it: they follow the working folder, like a shell).
     #[serde(skip)]
@@ -196,6 +198,45 @@ fn default_client_id() -> String {
     "relais-box".into()
 }
 
+/// `[fleet]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSection {
+    /// `host:port` of the fleet's MQTT broker.
+    pub broker: String,
+    /// This box's id, unique in the fleet.
+    pub box_id: String,
+    /// Root of the fleet's topic tree.
+    #[serde(default = "default_fleet_root")]
+    pub topic_root: String,
+    /// Seconds between telemetry snapshots.
+    #[serde(default = "default_telemetry_seconds")]
+    pub telemetry_seconds: u64,
+    /// Bytes per second a telemetry backlog may use.
+    #[serde(default = "default_fleet_rate")]
+    pub max_bytes_per_second: u64,
+    /// Days delivered snapshots are kept on the box.
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u64,
+}
+
+fn default_fleet_root() -> String {
+    "relais-fleet".into()
+}
+
+fn default_telemetry_seconds() -> u64 {
+    60
+}
+
+fn default_fleet_rate() -> u64 {
+    // A tenth of a 1 Mbit/s uplink.
+    12_500
+}
+
+fn default_keep_days() -> u64 {
+    7
+}
+
 /// The shop's API credentials file.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -234,6 +275,26 @@ impl Config {
         if let Some(pos) = &config.pos {
             if split_host_port(&pos.broker).is_none() {
                 return Err(config.bad("pos.broker", "host:port", &pos.broker));
+            }
+        }
+        if let Some(fleet) = &config.fleet {
+            if split_host_port(&fleet.broker).is_none() {
+                return Err(config.bad("fleet.broker", "host:port", &fleet.broker));
+            }
+            let id_ok = !fleet.box_id.is_empty()
+                && fleet
+                    .box_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !id_ok {
+                return Err(config.bad(
+                    "fleet.box_id",
+                    "letters, digits, - and _ only (it is a topic level)",
+                    &fleet.box_id,
+                ));
+            }
+            if fleet.telemetry_seconds == 0 {
+                return Err(config.bad("fleet.telemetry_seconds", "at least 1", "0"));
             }
         }
         if config.erp.max_docs_per_file == 0 {
@@ -333,6 +394,24 @@ impl Config {
             ca_pem,
             timeout: Duration::from_secs(shop.timeout_seconds.max(1)),
         }))
+    }
+}
+
+impl Config {
+    /// The fleet link's settings, if the box reports to a fleet.
+    pub fn fleet_link(&self) -> Option<crate::fleet::FleetLink> {
+        let fleet = self.fleet.as_ref()?;
+        let (host, port) = split_host_port(&fleet.broker)?;
+        Some(crate::fleet::FleetLink {
+            host,
+            port,
+            box_id: fleet.box_id.clone(),
+            topic_root: fleet.topic_root.trim_end_matches('/').to_string(),
+            telemetry_every: Duration::from_secs(fleet.telemetry_seconds),
+            max_bytes_per_second: fleet.max_bytes_per_second,
+            keep: Duration::from_secs(fleet.keep_days * 86_400),
+            store_path: self.store.path.clone(),
+        })
     }
 }
 

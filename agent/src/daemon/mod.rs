@@ -9,6 +9,7 @@
 //!   take invoice exports, publish invoices to the shop, raise the export
 //!   alert), woken by new work or its poll timer,
 //! - the control socket (operator commands on the daemon's store handle),
+//! - the fleet link (telemetry, buffered on disk while the uplink is down),
 //! - the systemd watchdog feed, which stops when a worker stops beating.
 //!
 //! A task that fails for a cause outside the box (the shop down, the share
@@ -98,6 +99,16 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Res
             beat,
             shutdown: shutdown.clone(),
         }));
+    }
+
+    if let Some(link) = config.fleet_link() {
+        tasks.spawn(crate::fleet::run(
+            link,
+            store.clone(),
+            tz.clone(),
+            std::time::Instant::now(),
+            shutdown.clone(),
+        ));
     }
 
     let beat = Heartbeat::new("delivery worker");

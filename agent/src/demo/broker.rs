@@ -12,7 +12,12 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 /// connections.
 pub fn start_embedded() -> anyhow::Result<SocketAddr> {
     // rumqttd does not report the port it bound, so pick a free one first.
-    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    start_embedded_on(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// Starts the broker on `addr` (a test that brings a broker up late picks
+/// the address first) and returns once it accepts connections.
+pub fn start_embedded_on(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     let server = ServerSettings {
         name: "demo".to_string(),
         listen: addr,

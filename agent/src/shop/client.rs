@@ -217,7 +217,23 @@ impl ShopClient {
             .await
             .map_err(|e| transient(&what, e))?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
+            // Only the plugin's own "not held" means not held: WordPress
+            // answers `rest_no_route` with a 404 too when the plugin is not
+            // active, and uploading then would fail every invoice.
+            let body = response.text().await.unwrap_or_default();
+            let code = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_string));
+            if code.as_deref() == Some("relais_invoice_not_found") {
+                return Ok(None);
+            }
+            return Err(ShopError::Permanent {
+                what,
+                detail: format!(
+                    "404 {}: is the Relais invoices plugin active on the shop?",
+                    code.unwrap_or_else(|| "without a WordPress error code".into())
+                ),
+            });
         }
         let response = check_status(response, &what).await?;
         let held = response.json().await.map_err(|e| ShopError::Permanent {

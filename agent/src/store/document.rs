@@ -23,6 +23,8 @@ pub enum Kind {
     InvoiceExport,
     /// One invoice split from an export.
     Invoice,
+    /// A snapshot of the box's health for the fleet.
+    Telemetry,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Ticket => "ticket",
             Kind::InvoiceExport => "export",
             Kind::Invoice => "invoice",
+            Kind::Telemetry => "telemetry",
         }
     }
 }
@@ -44,17 +47,20 @@ pub enum Dest {
     Erp,
     /// The web shop (invoice publishing).
     Shop,
+    /// The fleet's MQTT broker (telemetry).
+    Fleet,
 }
 
 impl Dest {
     /// Every destination, for reports.
-    pub const ALL: [Dest; 2] = [Dest::Erp, Dest::Shop];
+    pub const ALL: [Dest; 3] = [Dest::Erp, Dest::Shop, Dest::Fleet];
 
     /// Short name for logs and reports.
     pub fn name(self) -> &'static str {
         match self {
             Dest::Erp => "erp",
             Dest::Shop => "shop",
+            Dest::Fleet => "fleet",
         }
     }
 }
@@ -88,10 +94,13 @@ impl State {
             State::Held => 2,
             State::Queued(Dest::Erp) => 10,
             State::Queued(Dest::Shop) => 11,
+            State::Queued(Dest::Fleet) => 12,
             State::Batched(Dest::Erp) => 20,
             State::Batched(Dest::Shop) => 21,
+            State::Batched(Dest::Fleet) => 22,
             State::Delivered(Dest::Erp) => 30,
             State::Delivered(Dest::Shop) => 31,
+            State::Delivered(Dest::Fleet) => 32,
             State::Done => 40,
             State::Quarantined => 50,
             State::Superseded => 60,
@@ -99,15 +108,18 @@ impl State {
     }
 
     /// Every state, for reports.
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 14] = [
         State::Stored,
         State::Held,
         State::Queued(Dest::Erp),
         State::Queued(Dest::Shop),
+        State::Queued(Dest::Fleet),
         State::Batched(Dest::Erp),
         State::Batched(Dest::Shop),
+        State::Batched(Dest::Fleet),
         State::Delivered(Dest::Erp),
         State::Delivered(Dest::Shop),
+        State::Delivered(Dest::Fleet),
         State::Done,
         State::Quarantined,
         State::Superseded,

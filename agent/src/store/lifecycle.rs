@@ -21,7 +21,7 @@ pub fn allowed(from: State, to: State) -> bool {
         (Stored, Queued(_) | Held | Quarantined | Done | Superseded) => true,
         (Held | Quarantined, Stored | Superseded) => true,
         (Queued(d), Batched(e)) => d == e && d == Dest::Erp,
-        (Queued(d), Delivered(e)) => d == e && d == Dest::Shop,
+        (Queued(d), Delivered(e)) => d == e && d != Dest::Erp,
         (Queued(_), Quarantined | Superseded) => true,
         (Batched(d), Delivered(e)) => d == e,
         _ => false,

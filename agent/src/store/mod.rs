@@ -606,6 +606,40 @@ impl Store {
         })
     }
 
+    /// Removes up to `limit` documents of `kind` in `state` received
+    /// before `before`, oldest first, in one commit; returns how many. Only
+    /// what is worth nothing once delivered is pruned (telemetry), so the
+    /// store stays bounded on a box that runs for years.
+    pub fn prune(
+        &self,
+        kind: Kind,
+        state: State,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let old: Vec<DocMeta> = self
+            .in_state(state, limit)?
+            .into_iter()
+            .filter(|m| m.kind == kind && m.received_at < before)
+            .collect();
+        if old.is_empty() {
+            return Ok(0);
+        }
+        self.write("prune", |w| {
+            let mut removed = 0;
+            for seen in &old {
+                // Read again inside the transaction: only what is still in
+                // that state goes.
+                let meta = w.meta(seen.id)?;
+                if meta.state == state {
+                    w.remove(&meta)?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+    }
+
     /// Reads a cursor.
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let tx = self.database()?.begin_read().map_err(db("read"))?;

@@ -226,4 +226,34 @@ impl<'t> Tables<'t> {
             false,
         )
     }
+
+    /// Removes a document and everything kept about it (a delivered
+    /// telemetry snapshot past its keeping time).
+    pub(super) fn remove(&mut self, meta: &DocMeta) -> Result<(), StoreError> {
+        let identity = format!("{}:{}", meta.kind.name(), meta.external_id);
+        let dedup_key = format!("{identity}:{}", meta.revision);
+        self.documents.remove(meta.id).map_err(db("remove"))?;
+        self.bodies.remove(meta.id).map_err(db("remove"))?;
+        self.mapped.remove(meta.id).map_err(db("remove"))?;
+        self.states
+            .remove((meta.state.code(), meta.id))
+            .map_err(db("remove"))?;
+        self.dedup
+            .remove(dedup_key.as_str())
+            .map_err(db("remove"))?;
+        let latest = self
+            .latest
+            .get(identity.as_str())
+            .map_err(db("remove"))?
+            .map(|v| v.value());
+        if latest == Some(meta.id) {
+            self.latest
+                .remove(identity.as_str())
+                .map_err(db("remove"))?;
+        }
+        self.audit
+            .retain_in((meta.id, 0)..=(meta.id, u32::MAX), |_, _| false)
+            .map_err(db("remove"))?;
+        Ok(())
+    }
 }
