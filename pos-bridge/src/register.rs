@@ -64,11 +64,9 @@ pub async fn publish_and_confirm(
     let mut subscribed = false;
     let mut next = 0;
     // A ticket number sent twice is acknowledged once (as a duplicate).
-    let expected = tickets
-        .iter()
-        .map(|t| t.ticket.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let wanted: std::collections::HashSet<String> =
+        tickets.iter().map(|t| t.ticket.clone()).collect();
+    let expected = wanted.len();
     while acks.len() < expected {
         let remaining = deadline.saturating_sub(start.elapsed());
         let event = tokio::time::timeout(remaining, events.poll()).await;
@@ -87,8 +85,13 @@ pub async fn publish_and_confirm(
         match event {
             Event::Incoming(Packet::SubAck(_)) => subscribed = true,
             Event::Incoming(Packet::Publish(p)) => {
-                if let Ok(ack) = serde_json::from_slice::<Ack>(&p.payload) {
-                    acks.insert(ack.ticket.clone(), ack);
+                // The ack topics of every register come in: only this
+                // batch's tickets count towards "all acknowledged".
+                match serde_json::from_slice::<Ack>(&p.payload) {
+                    Ok(ack) if wanted.contains(&ack.ticket) => {
+                        acks.insert(ack.ticket.clone(), ack);
+                    }
+                    _ => {}
                 }
             }
             _ => {}

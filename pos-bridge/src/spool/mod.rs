@@ -1,11 +1,18 @@
-//! Files handed to someone else on the LAN: written atomically, always the
-//! same way.
+//! Spool folders: files handed to someone else on the LAN, written
+//! atomically, always the same way; and folders watched for files dropped
+//! by others ([`watch`]).
 //!
 //! A reader on the other side (the ERP polling its import folder, a person
 //! opening a share) must never see half a file, and a power cut must never
 //! leave an empty file under the final name. So: write under a temporary name
 //! in the same folder, fsync the file, rename it over the final name, fsync
 //! the folder so the rename itself is durable.
+
+mod ledger;
+pub mod settle;
+pub mod watch;
+
+pub use watch::{SpoolConfig, SpoolCounters, SpoolFile, SpoolWatcher, WatchMode};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
