@@ -139,26 +139,33 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
     );
     println!("idle RSS before opening the store: {} KiB", rss_kib());
 
-    // Rounds alternate between the two so that disk noise falls on both.
+    // Rounds alternate between the three so that disk noise falls on all.
     let rounds = 5;
     let per_round = (intake_docs / rounds).max(BATCH as u64);
-    let store = Store::open(&dir.join("intake.redb"))?;
-    let (mut ours_time, mut baseline_time) = (0.0, 0.0);
+    let single = Store::open(&dir.join("intake.redb"))?;
+    let two_phase = Store::open_with(&dir.join("intake-2pc.redb"), true)?;
+    let (mut single_time, mut two_phase_time, mut baseline_time) = (0.0, 0.0, 0.0);
     for round in 0..rounds {
         let started = Instant::now();
         append_loop(&dir.join(format!("baseline-{round}.log")), per_round)?;
         baseline_time += started.elapsed().as_secs_f64();
         let started = Instant::now();
-        intake_only(&store, round * per_round, per_round)?;
-        ours_time += started.elapsed().as_secs_f64();
+        intake_only(&single, round * per_round, per_round)?;
+        single_time += started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        intake_only(&two_phase, round * per_round, per_round)?;
+        two_phase_time += started.elapsed().as_secs_f64();
     }
-    drop(store);
+    drop((single, two_phase));
     let total = (rounds * per_round) as f64;
-    let (ours, baseline) = (total / ours_time, total / baseline_time);
+    let baseline = total / baseline_time;
+    let (single, two_phase) = (total / single_time, total / two_phase_time);
     println!(
-        "durable intake, {total} docs, fsync every {BATCH}: relais {ours:.0} docs/s, \
-         plain append loop {baseline:.0} docs/s, ratio {:.2} (target >= 0.5)",
-        ours / baseline
+        "durable intake, {total} docs, fsync every {BATCH}: plain append loop {baseline:.0} \
+         docs/s;\n  relais (default, single-phase commit) {single:.0} docs/s, ratio {:.2} \
+         (target >= 0.5);\n  relais with two_phase_commit {two_phase:.0} docs/s, ratio {:.2}",
+        single / baseline,
+        two_phase / baseline
     );
 
     let store = Store::open(&dir.join("backlog.redb"))?;

@@ -76,6 +76,9 @@ pub struct StoreSection {
     pub path: PathBuf,
     /// The control socket; beside the store by default.
     pub socket: Option<PathBuf>,
+    /// Two fsyncs per commit instead of one (see `store`'s module doc).
+    #[serde(default)]
+    pub two_phase_commit: bool,
 }
 
 impl StoreSection {

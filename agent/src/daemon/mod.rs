@@ -42,7 +42,7 @@ const DRAIN: Duration = Duration::from_secs(20);
 /// Runs the daemon until `shutdown` turns true, then drains and returns.
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let tz = config.time_zone()?;
-    let store = Store::open(&config.store.path)
+    let store = Store::open_with(&config.store.path, config.store.two_phase_commit)
         .with_context(|| format!("cannot open the store {}", config.store.path.display()))?;
     let seller = Arc::new(read_seller(config.site.seller.as_deref())?);
     let shop = match config.shop_settings()? {

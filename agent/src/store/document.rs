@@ -210,9 +210,10 @@ pub enum CodecError {
 
 /// Encodes a value with its format byte.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![FORMAT_V1];
-    out.extend(postcard::to_stdvec(value)?);
-    Ok(out)
+    // One buffer, sized for a document's metadata, grown in place.
+    let mut out = Vec::with_capacity(160);
+    out.push(FORMAT_V1);
+    Ok(postcard::to_extend(value, out)?)
 }
 
 /// Decodes a value written by [`encode`].
