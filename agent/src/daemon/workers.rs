@@ -232,6 +232,26 @@ impl ClientFile {
     }
 }
 
+/// One round on the ERP side: decide, write import files, take exports.
+fn delivery_round(
+    store: &Store,
+    site: &Site,
+    settings: &crate::erp::ErpSettings,
+) -> anyhow::Result<()> {
+    process_stored(store, site)?;
+    let written = deliver_imports(store, settings, &site.tz)?;
+    if written.files > 0 {
+        store.record_success("erp")?;
+    }
+    let scan = take_exports(store, settings, &site.tz)?;
+    if !scan.taken.is_empty() || !scan.duplicates.is_empty() {
+        let today = schedule::local_date(Timestamp::now(), &site.tz);
+        store.set_cursor(EXPORT_DAY, &today.to_string())?;
+        process_stored(store, site)?;
+    }
+    Ok(())
+}
+
 /// Decides stored documents, writes ERP import files, takes invoice
 /// exports and publishes invoices, in rounds: at once when woken by new
 /// work, else every `erp.poll_seconds`.
@@ -247,34 +267,51 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
     let mut failures = 0u32;
     loop {
         d.beat.beat();
-        clients.refresh(&mut site, &d.config, &d.tz);
         let mut delay = poll;
-        if let Some(site) = &site {
-            let (store, site2, settings2) = (d.store.clone(), site.clone(), settings.clone());
-            let round = tokio::task::spawn_blocking(move || -> anyhow::Result<(usize, usize)> {
-                process_stored(&store, &site2)?;
-                let written = deliver_imports(&store, &settings2, &site2.tz)?;
-                if written.files > 0 {
-                    store.record_success("erp")?;
-                }
-                let scan = take_exports(&store, &settings2, &site2.tz)?;
-                if !scan.taken.is_empty() || !scan.duplicates.is_empty() {
-                    let today = schedule::local_date(Timestamp::now(), &site2.tz);
-                    store.set_cursor(EXPORT_DAY, &today.to_string())?;
-                    process_stored(&store, &site2)?;
-                }
-                Ok((written.files, scan.taken.len()))
-            })
-            .await;
-            match round {
-                Ok(Ok(_)) => failures = 0,
-                Ok(Err(e)) => {
-                    failures += 1;
-                    delay = BACKOFF.delay(failures, jitter()).max(poll);
-                    tracing::error!(error = %format!("{e:#}"), ?delay, "delivery round failed");
-                }
-                Err(e) => tracing::error!(error = %e, "delivery round panicked"),
+        // Everything touching the ERP's share runs off the async threads:
+        // a share that hangs (a dead NFS server) stops this worker, which
+        // stops beating, and the watchdog has the daemon restarted.
+        let (store, settings2, config, tz) = (
+            d.store.clone(),
+            settings.clone(),
+            d.config.clone(),
+            d.tz.clone(),
+        );
+        let mut state = (clients, site);
+        let round = tokio::task::spawn_blocking(move || {
+            let (clients, site) = &mut state;
+            clients.refresh(site, &config, &tz);
+            let result = match site.clone() {
+                Some(site) => delivery_round(&store, &site, &settings2),
+                None => Ok(()),
+            };
+            (state, result)
+        })
+        .await;
+        let round = match round {
+            Ok(((c, s), result)) => {
+                clients = c;
+                site = s;
+                Ok(result)
             }
+            Err(e) => {
+                // The state moved into a task that panicked: start afresh.
+                clients = ClientFile {
+                    path: d.config.site.clients.clone(),
+                    modified: None,
+                };
+                site = None;
+                Err(e)
+            }
+        };
+        match round {
+            Ok(Ok(())) => failures = 0,
+            Ok(Err(e)) => {
+                failures += 1;
+                delay = BACKOFF.delay(failures, jitter()).max(poll);
+                tracing::error!(error = %format!("{e:#}"), ?delay, "delivery round failed");
+            }
+            Err(e) => tracing::error!(error = %e, "delivery round panicked"),
         }
         if let Some(client) = &d.shop {
             publish(&d, client).await;
