@@ -67,6 +67,13 @@ impl ShopError {
     }
 }
 
+/// A private order note, as far as Relais reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderNote {
+    /// The note's text.
+    pub note: String,
+}
+
 /// One page of orders: each order's JSON exactly as the shop sent it.
 pub struct OrdersPage {
     /// The orders.
@@ -205,6 +212,50 @@ impl ShopClient {
             total_pages,
             total,
         })
+    }
+
+    /// The refunds of an order with their lines (`GET orders/<id>/refunds`),
+    /// each exactly as the shop sent it.
+    pub async fn refunds(&self, order_id: u64) -> Result<Vec<Box<RawValue>>, ShopError> {
+        let what = format!("GET refunds of order {order_id}");
+        let url = self.url(&format!("/wp-json/wc/v3/orders/{order_id}/refunds"));
+        let response = send(self.auth(self.http.get(url)), &what).await?;
+        let body = response.bytes().await.map_err(|e| transient(&what, e))?;
+        serde_json::from_slice(&body).map_err(|e| ShopError::Transient {
+            what,
+            detail: format!("expected a JSON list of refunds: {e}"),
+            retry_after: None,
+        })
+    }
+
+    /// The private notes of an order, oldest first.
+    pub async fn notes(&self, order_id: u64) -> Result<Vec<OrderNote>, ShopError> {
+        let what = format!("GET notes of order {order_id}");
+        let url = self.url(&format!("/wp-json/wc/v3/orders/{order_id}/notes"));
+        let response = send(self.auth(self.http.get(url)), &what).await?;
+        response.json().await.map_err(|e| ShopError::Transient {
+            what,
+            detail: format!("expected a JSON list of notes: {e}"),
+            retry_after: None,
+        })
+    }
+
+    /// Adds a private note (not shown to the customer) to an order.
+    pub async fn add_note(&self, order_id: u64, note: &str) -> Result<(), ShopError> {
+        let what = format!("POST note on order {order_id}");
+        let url = self.url(&format!("/wp-json/wc/v3/orders/{order_id}/notes"));
+        let body = serde_json::json!({ "note": note, "customer_note": false });
+        send(self.auth(self.http.post(url).json(&body)), &what).await?;
+        Ok(())
+    }
+
+    /// Changes an order's status.
+    pub async fn set_status(&self, order_id: u64, status: &str) -> Result<(), ShopError> {
+        let what = format!("PUT status {status} on order {order_id}");
+        let url = self.url(&format!("/wp-json/wc/v3/orders/{order_id}"));
+        let body = serde_json::json!({ "status": status });
+        send(self.auth(self.http.put(url).json(&body)), &what).await?;
+        Ok(())
     }
 
     /// What the shop holds under an invoice number, if anything.

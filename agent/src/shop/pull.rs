@@ -6,6 +6,12 @@
 //! pages by id ascending, and stores each page in one commit. The cursor
 //! moves only after every page is stored; orders seen twice are dedup
 //! no-ops, since their (id, modification time) is the dedup key.
+//!
+//! An order's own `refunds` list carries only amounts; for an order with
+//! refunds, the refunds are fetched with their lines and stored with the
+//! order under `relais_refunds`, so that a partial refund of two kilos of
+//! one line is known as such (a refund moves the order's modification time,
+//! so it arrives as a new revision).
 
 use std::time::Duration;
 
@@ -167,7 +173,8 @@ async fn walk_pages(
         let first = *first_total.get_or_insert(answer.total);
         let mut intakes = Vec::with_capacity(answer.orders.len());
         for raw in &answer.orders {
-            let (intake, modified) = intake_of(raw.get(), tz, today);
+            let detailed = with_refund_details(client, raw.get()).await?;
+            let (intake, modified) = intake_of(detailed.as_deref().unwrap_or(raw.get()), tz, today);
             *newest = (*newest).max(modified.unwrap_or(*newest));
             intakes.push(intake);
         }
@@ -190,6 +197,38 @@ async fn walk_pages(
     }
 }
 
+/// The order's JSON with its refunds in detail under `relais_refunds`, or
+/// `None` when it has no refunds (or cannot be read: the mapping will say).
+async fn with_refund_details(client: &ShopClient, raw: &str) -> Result<Option<String>, ShopError> {
+    #[derive(Deserialize)]
+    struct Refunds {
+        id: u64,
+        #[serde(default)]
+        refunds: Vec<serde::de::IgnoredAny>,
+    }
+    let Ok(head) = serde_json::from_str::<Refunds>(raw) else {
+        return Ok(None);
+    };
+    if head.refunds.is_empty() {
+        return Ok(None);
+    }
+    let refunds = with_retries(|| client.refunds(head.id)).await?;
+    let Ok(mut order) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw)
+    else {
+        return Ok(None);
+    };
+    let details: Vec<serde_json::Value> = refunds
+        .iter()
+        .filter_map(|r| serde_json::from_str(r.get()).ok())
+        .collect();
+    order.insert("relais_refunds".into(), serde_json::Value::Array(details));
+    Ok(serde_json::to_string(&order).ok())
+}
+
+/// Longest wait a shop's `Retry-After` can impose on one retry: a shop
+/// asking for an hour is retried by the next round instead.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(120);
+
 /// Retries a shop call on transient faults with capped backoff.
 pub async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, ShopError>
 where
@@ -208,7 +247,7 @@ where
                     ShopError::Transient {
                         retry_after: Some(d),
                         ..
-                    } => *d,
+                    } => (*d).min(RETRY_AFTER_CAP),
                     _ => backoff.delay(attempt, jitter()),
                 };
                 tracing::warn!(error = %e, attempt, ?delay, "shop call failed, retrying");

@@ -25,6 +25,7 @@
 mod auth;
 mod durable;
 mod error;
+mod faults;
 mod invoices;
 mod orders;
 mod tls;
@@ -42,6 +43,7 @@ use jiff::tz::TimeZone;
 use tokio::task::JoinHandle;
 
 pub use error::ShopError;
+pub use faults::{Fault, PageHook};
 pub use invoices::{read_upload_log, HeldInvoice, UploadOutcome, UploadRecord};
 
 use auth::ApiKey;
@@ -115,6 +117,7 @@ pub struct RunningShop {
     ca_pem: String,
     orders: Arc<OrderBook>,
     invoices: Arc<InvoiceStore>,
+    faults: Arc<faults::FaultPlan>,
     handle: Handle<SocketAddr>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -135,13 +138,20 @@ pub async fn start(config: ShopConfig) -> Result<RunningShop, ShopError> {
     };
     let listener = TcpListener::bind(config.bind).map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
+    let faults = Arc::new(faults::FaultPlan::default());
     let orders_state = OrdersState {
         book: Arc::clone(&orders),
         site_tz,
         list_url: format!("{}{ORDERS_PATH}", base_url(addr)),
+        faults: Arc::clone(&faults),
     };
     let api_key = Arc::new(ApiKey::new(config.consumer_key, config.consumer_secret));
-    let app = router(orders_state, Arc::clone(&invoices), api_key);
+    let app = router(
+        orders_state,
+        Arc::clone(&invoices),
+        api_key,
+        Arc::clone(&faults),
+    );
 
     let handle = Handle::new();
     let tls_config = RustlsConfig::from_config(tls.server_config);
@@ -156,6 +166,7 @@ pub async fn start(config: ShopConfig) -> Result<RunningShop, ShopError> {
         ca_pem: tls.ca_pem,
         orders,
         invoices,
+        faults,
         handle,
         server: Some(server),
     })
@@ -171,7 +182,12 @@ async fn open_data_dir(data_dir: PathBuf, ca_pem: String) -> Result<InvoiceStore
     .await?
 }
 
-fn router(orders: OrdersState, invoices: Arc<InvoiceStore>, api_key: Arc<ApiKey>) -> Router {
+fn router(
+    orders: OrdersState,
+    invoices: Arc<InvoiceStore>,
+    api_key: Arc<ApiKey>,
+    faults: Arc<faults::FaultPlan>,
+) -> Router {
     Router::new()
         .merge(orders::routes(orders))
         .merge(invoices::routes(invoices))
@@ -181,6 +197,8 @@ fn router(orders: OrdersState, invoices: Arc<InvoiceStore>, api_key: Arc<ApiKey>
             api_key,
             auth::require_api_key,
         ))
+        // Outermost: a fault is served before anything else looks at the request.
+        .layer(middleware::from_fn_with_state(faults, faults::apply))
 }
 
 fn base_url(addr: SocketAddr) -> String {
@@ -215,6 +233,47 @@ impl RunningShop {
         self.orders.upsert(order)
     }
 
+    /// Queues a fault for the next request whose path contains `path_contains`.
+    pub fn inject(&self, path_contains: &str, fault: Fault) {
+        self.faults.push(path_contains, fault);
+    }
+
+    /// Faults queued and not served yet.
+    pub fn faults_pending(&self) -> usize {
+        self.faults.pending()
+    }
+
+    /// Faults served so far, with the path of the request that got each.
+    pub fn faults_served(&self) -> Vec<(String, Fault)> {
+        self.faults.served()
+    }
+
+    /// Runs `hook` before each order-list page is answered (with the page number asked
+    /// for), or stops doing so with `None`.
+    pub fn set_page_hook(&self, hook: Option<PageHook>) {
+        self.faults.set_page_hook(hook);
+    }
+
+    /// A handle on the orders, for hooks that change the shop under a pull.
+    pub fn orders(&self) -> OrdersHandle {
+        OrdersHandle(Arc::clone(&self.orders))
+    }
+
+    /// Sets the refunds `GET orders/<id>/refunds` answers for one order.
+    pub fn set_refunds(&self, id: u64, refunds: Vec<serde_json::Value>) {
+        self.orders.set_refunds(id, refunds);
+    }
+
+    /// The private notes of an order, oldest first.
+    pub fn notes(&self, id: u64) -> Vec<serde_json::Value> {
+        self.orders.notes(id)
+    }
+
+    /// The order as the shop holds it now.
+    pub fn order(&self, id: u64) -> Option<serde_json::Value> {
+        self.orders.read().get(&id).map(|o| o.body.clone())
+    }
+
     /// Stops accepting connections, lets requests in flight finish (up to 10 s), and returns
     /// once the server has stopped.
     pub async fn shutdown(mut self) {
@@ -227,6 +286,22 @@ impl RunningShop {
             Ok(Err(e)) => tracing::error!(error = %e, "sandbox shop stopped with an error"),
             Err(e) => tracing::error!(error = %e, "sandbox shop task failed"),
         }
+    }
+}
+
+/// Changes the shop's orders from a test or a page hook.
+#[derive(Debug, Clone)]
+pub struct OrdersHandle(Arc<OrderBook>);
+
+impl OrdersHandle {
+    /// Adds or replaces an order (see [`RunningShop::upsert_order`]).
+    pub fn upsert(&self, order: serde_json::Value) -> Result<(), ShopError> {
+        self.0.upsert(order)
+    }
+
+    /// Deletes an order; true if it was held.
+    pub fn remove(&self, id: u64) -> bool {
+        self.0.remove(id)
     }
 }
 

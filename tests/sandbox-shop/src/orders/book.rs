@@ -63,10 +63,13 @@ impl HeldOrder {
     }
 }
 
-/// All orders of the shop, by id.
+/// All orders of the shop, by id, with what hangs off them: refunds in
+/// detail and private notes.
 #[derive(Debug, Default)]
 pub(crate) struct OrderBook {
     orders: RwLock<BTreeMap<u64, HeldOrder>>,
+    refunds: RwLock<BTreeMap<u64, Vec<Value>>>,
+    notes: RwLock<BTreeMap<u64, Vec<Value>>>,
 }
 
 impl OrderBook {
@@ -82,7 +85,99 @@ impl OrderBook {
         }
         Ok(Self {
             orders: RwLock::new(held),
+            ..Self::default()
         })
+    }
+
+    /// Deletes an order (trashed at the shop); true if it was held.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        self.write().remove(&id).is_some()
+    }
+
+    /// Sets the detailed refunds of an order, as `GET orders/<id>/refunds` gives them.
+    pub(crate) fn set_refunds(&self, id: u64, refunds: Vec<Value>) {
+        self.refunds
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, refunds);
+    }
+
+    /// The detailed refunds of an order: those set, or else one amount-only refund per
+    /// entry of the order's own `refunds` list (a refund made without choosing lines).
+    pub(crate) fn refunds(&self, id: u64) -> Option<Vec<Value>> {
+        if let Some(set) = self
+            .refunds
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+        {
+            return Some(set.clone());
+        }
+        let book = self.read();
+        let order = book.get(&id)?;
+        let listed = order.body.get("refunds").and_then(Value::as_array);
+        let refunds = listed
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let total = r.get("total").and_then(Value::as_str).unwrap_or("0");
+                serde_json::json!({
+                    "id": r.get("id").cloned().unwrap_or(Value::Null),
+                    "date_created_gmt": order.body.get("date_modified_gmt").cloned()
+                        .unwrap_or(Value::Null),
+                    "amount": total.trim_start_matches('-'),
+                    "reason": r.get("reason").cloned().unwrap_or(Value::Null),
+                    "refunded_payment": false,
+                    "line_items": [],
+                    "shipping_lines": [],
+                    "fee_lines": [],
+                })
+            })
+            .collect();
+        Some(refunds)
+    }
+
+    /// Adds a private note to an order and returns it, or `None` for an unknown order.
+    pub(crate) fn add_note(&self, id: u64, note: &str, customer_note: bool) -> Option<Value> {
+        if !self.read().contains_key(&id) {
+            return None;
+        }
+        let mut notes = self.notes.write().unwrap_or_else(PoisonError::into_inner);
+        let list = notes.entry(id).or_default();
+        let note = serde_json::json!({
+            "id": id * 1000 + list.len() as u64 + 1,
+            "author": "WooCommerce",
+            "date_created_gmt": Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+            "note": note,
+            "customer_note": customer_note,
+        });
+        list.push(note.clone());
+        Some(note)
+    }
+
+    /// The notes of an order, oldest first.
+    pub(crate) fn notes(&self, id: u64) -> Vec<Value> {
+        self.notes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Changes an order's status as WooCommerce does: the modification date moves.
+    pub(crate) fn set_status(&self, id: u64, status: &str) -> Option<Value> {
+        let mut book = self.write();
+        let order = book.get_mut(&id)?;
+        let now = Timestamp::now();
+        order.status = status.to_owned();
+        order.modified = now;
+        if let Some(body) = order.body.as_object_mut() {
+            body.insert("status".into(), Value::from(status));
+            let gmt = now.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+            body.insert("date_modified_gmt".into(), Value::from(gmt));
+        }
+        Some(order.body.clone())
     }
 
     /// Adds the order, or replaces the held order with the same id.
