@@ -22,4 +22,5 @@ pub mod pos;
 pub mod retry;
 pub mod schedule;
 pub mod shop;
+pub mod status_page;
 pub mod store;

@@ -8,7 +8,10 @@
 
 use std::fmt::Write;
 
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use jiff::Timestamp;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{AuditEntry, Dest, DocMeta, Kind, State, Store, StoreError};
@@ -88,6 +91,78 @@ pub fn render_status(s: &Status) -> String {
         let _ = writeln!(out, "  {peer:<5} {at}");
     }
     out
+}
+
+/// What came in on one local day, per kind of document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    /// The day, in the site's time zone.
+    pub day: Date,
+    /// One line per business kind, zeros included, in a fixed order.
+    pub kinds: Vec<KindFigures>,
+}
+
+/// Documents of one kind received on a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindFigures {
+    /// order, ticket, export, invoice.
+    pub kind: String,
+    /// How many were received.
+    pub documents: u64,
+    /// Sum of their amounts including VAT, as their sources state them.
+    pub amount: Decimal,
+}
+
+/// The kinds always listed in [`DayFigures`], in this order; any other
+/// kind received that day follows them, except telemetry: snapshots are
+/// the box's own and say nothing about the market's day.
+const DAY_KINDS: [Kind; 4] = [
+    Kind::WebOrder,
+    Kind::Ticket,
+    Kind::InvoiceExport,
+    Kind::Invoice,
+];
+
+/// Documents received on `day` (Relais's intake time, in `tz`), per kind.
+///
+/// Superseded revisions are left out, or an order changed twice in the day
+/// would count three times. Reads metadata only, never a body.
+// TODO: this scans every document's metadata; a store kept for years would
+// want an index by intake time (the store's tables are not ours to change).
+pub fn received_on(store: &Store, tz: &TimeZone, day: Date) -> Result<DayFigures, StoreError> {
+    let start = day
+        .to_zoned(tz.clone())
+        .map_or(Timestamp::MIN, |z| z.timestamp());
+    let end = day
+        .tomorrow()
+        .and_then(|d| d.to_zoned(tz.clone()))
+        .map_or(Timestamp::MAX, |z| z.timestamp());
+    let line = |kind: Kind| KindFigures {
+        kind: kind.name().into(),
+        documents: 0,
+        amount: Decimal::ZERO,
+    };
+    let mut kinds: Vec<KindFigures> = DAY_KINDS.into_iter().map(line).collect();
+
+    store.for_each_doc(|meta| {
+        let counted = meta.kind != Kind::Telemetry
+            && meta.state != State::Superseded
+            && meta.received_at >= start
+            && meta.received_at < end;
+        if !counted {
+            return;
+        }
+        let slot = match kinds.iter().position(|k| k.kind == meta.kind.name()) {
+            Some(slot) => slot,
+            None => {
+                kinds.push(line(meta.kind));
+                kinds.len() - 1
+            }
+        };
+        kinds[slot].documents += 1;
+        kinds[slot].amount += meta.amount;
+    })?;
+    Ok(DayFigures { day, kinds })
 }
 
 /// The whole life of one document.

@@ -131,10 +131,16 @@ fn random_sigkills_lose_and_double_nothing() {
             killed += 1;
             day_kills += 1;
         }
-        let status = demo_command(&work).status().expect("final run");
+        let output = demo_command(&work)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("final run");
         assert!(
-            status.success(),
-            "day {days} must reconcile after {day_kills} kills (seed {seed})"
+            output.status.success(),
+            "day {days} must reconcile after {day_kills} kills (seed {seed})\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
         );
         check_outputs(&work, seed);
     }

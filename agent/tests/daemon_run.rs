@@ -150,7 +150,7 @@ credentials_file = "{creds}"
 ca_file = "{ca}"
 first_pull_days = {back}
 [pos]
-broker = "127.0.0.1:{port}"
+broker = "{broker_addr}"
 topic_root = "daemon-test"
 client_id = "relais-daemon-test"
 "#,
@@ -160,7 +160,7 @@ client_id = "relais-daemon-test"
         url = shop.base_url(),
         creds = creds.display(),
         ca = ca.display(),
-        port = broker.port(),
+        broker_addr = broker,
     );
     let config_path = work.join("relais.toml");
     std::fs::write(&config_path, config).expect("config");
@@ -208,8 +208,11 @@ client_id = "relais-daemon-test"
             })
             .collect();
     let published = tickets.len();
-    let mut register =
-        rumqttc::MqttOptions::new("daemon-test-register", "127.0.0.1", broker.port());
+    let mut register = rumqttc::MqttOptions::new(
+        "daemon-test-register",
+        broker.ip().to_string(),
+        broker.port(),
+    );
     register.set_keep_alive(Duration::from_secs(30));
     let acks = publish_and_confirm(
         register,

@@ -27,6 +27,8 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
         max_bytes_per_second: 200_000,
         keep: Duration::from_secs(3600),
         store_path: path.clone(),
+        tls: None,
+        command_key: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(relais::fleet::run(

@@ -35,7 +35,7 @@ fn every_sendable_web_order_maps_and_adds_up_to_its_total() {
     for order in &orders {
         match map_order(order, &cx).unwrap_or_else(|e| panic!("{e}")) {
             OrderDecision::Send(rows) => {
-                check_rows(&rows, &Dialect::french_erp()).expect("encodable");
+                check_rows(&rows, &Dialect::french_erp(), &rules).expect("within the ERP's rules");
                 let goods: Decimal = rows
                     .iter()
                     .filter(|r| r.kind != RowType::Reg)

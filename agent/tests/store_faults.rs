@@ -79,11 +79,14 @@ fn a_full_disk_refuses_intake_clearly_and_keeps_what_was_stored() {
 
 /// A register on the embedded broker that publishes tickets and reports
 /// each acknowledgement Relais sends back.
-async fn register(port: u16, topics: &Topics) -> (AsyncClient, mpsc::UnboundedReceiver<Ack>) {
+async fn register(
+    broker: std::net::SocketAddr,
+    topics: &Topics,
+) -> (AsyncClient, mpsc::UnboundedReceiver<Ack>) {
     let mut options = MqttOptions::new(
         format!("register-{}", std::process::id()),
-        "127.0.0.1",
-        port,
+        broker.ip().to_string(),
+        broker.port(),
     );
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut events) = AsyncClient::new(options, 16);
@@ -140,11 +143,19 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-async fn start_intake(store: Store, port: u16, topics: Topics) -> watch::Sender<bool> {
+async fn start_intake(
+    store: Store,
+    broker: std::net::SocketAddr,
+    topics: Topics,
+) -> watch::Sender<bool> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (sub_tx, sub_rx) = oneshot::channel();
     let (counts_tx, _) = watch::channel(IntakeCounts::default());
-    let mut options = MqttOptions::new(format!("relais-{}", std::process::id()), "127.0.0.1", port);
+    let mut options = MqttOptions::new(
+        format!("relais-{}", std::process::id()),
+        broker.ip().to_string(),
+        broker.port(),
+    );
     options.set_clean_session(false).set_manual_acks(true);
     let tz = jiff::tz::TimeZone::get("Europe/Paris").expect("tz");
     tokio::spawn(run_intake(
@@ -164,9 +175,7 @@ async fn start_intake(store: Store, port: u16, topics: Topics) -> watch::Sender<
 async fn no_ticket_is_acknowledged_before_its_data_is_synced() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, switches) = faulty_store(&dir);
-    let port = relais::demo::broker::start_embedded()
-        .expect("broker")
-        .port();
+    let port = relais::demo::broker::start_embedded().expect("broker");
     let topics = Topics::new("fsync-order");
     let _stop = start_intake(store.clone(), port, topics.clone()).await;
     let (client, mut acks) = register(port, &topics).await;
@@ -197,9 +206,7 @@ async fn no_ticket_is_acknowledged_before_its_data_is_synced() {
 async fn tickets_wait_unacknowledged_while_the_disk_is_full_then_go_on() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (store, switches) = faulty_store(&dir);
-    let port = relais::demo::broker::start_embedded()
-        .expect("broker")
-        .port();
+    let port = relais::demo::broker::start_embedded().expect("broker");
     let topics = Topics::new("disk-full");
     let _stop = start_intake(store.clone(), port, topics.clone()).await;
     let (client, mut acks) = register(port, &topics).await;

@@ -6,6 +6,7 @@
 //! their line, because a misspelt key silently ignored is a setting the
 //! wholesaler believes in and does not have.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub struct Config {
     pub pos: Option<PosSection>,
     /// The fleet link; `None` keeps the box to itself.
     pub fleet: Option<FleetSection>,
+    /// The local status page; `None` serves no page.
+    pub status_page: Option<StatusPageSection>,
     /// Where the file was read from (relative paths in it are not
     /// resolved against it: they follow the working folder, like a shell).
     #[serde(skip)]
@@ -133,6 +136,21 @@ pub struct ErpSection {
     /// Seconds between looks at the export folder.
     #[serde(default = "default_poll")]
     pub poll_seconds: u64,
+    /// Import files a minute at most (0: no limit).
+    #[serde(default)]
+    pub max_files_per_minute: u32,
+    /// The folder the ERP moves imported files to, relative to `folder`;
+    /// when set, its answers are read (confirmed, or quarantined with the
+    /// ERP's reason). `None`: delivered is the end of a document's life.
+    pub import_done_folder: Option<PathBuf>,
+    /// Name of the ERP's rejection file beside an import file it refuses
+    /// (`{name}`: the import file's name, `{stem}`: without extension).
+    #[serde(default = "default_rejection_file")]
+    pub rejection_file: String,
+}
+
+fn default_rejection_file() -> String {
+    "{name}.rej".into()
 }
 
 fn default_docs_per_file() -> usize {
@@ -165,6 +183,18 @@ pub struct ShopSection {
     /// How far back the first pull of a new store goes, in days.
     #[serde(default = "default_first_pull_days")]
     pub first_pull_days: u32,
+    /// Post a private note on an order when the ERP has it and when its
+    /// invoice is published.
+    #[serde(default = "default_true")]
+    pub notes: bool,
+    /// Status to give an order once the ERP has it; none by default.
+    pub status_when_in_erp: Option<String>,
+    /// Status to give an order once its invoice is published.
+    pub status_when_invoiced: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_timeout() -> u64 {
@@ -221,6 +251,16 @@ pub struct FleetSection {
     /// Days delivered snapshots are kept on the box.
     #[serde(default = "default_keep_days")]
     pub keep_days: u64,
+    /// PEM of the only CA the fleet broker's certificate may come from;
+    /// with `cert_file` and `key_file`, the link uses TLS.
+    pub ca_file: Option<PathBuf>,
+    /// This box's client certificate (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// This box's private key (PEM), readable by the service user only.
+    pub key_file: Option<PathBuf>,
+    /// The fleet's Ed25519 public key (base64 of its 32 bytes): commands
+    /// signed by it are taken; without it, no command is.
+    pub command_key: Option<String>,
 }
 
 fn default_fleet_root() -> String {
@@ -238,6 +278,28 @@ fn default_fleet_rate() -> u64 {
 
 fn default_keep_days() -> u64 {
     7
+}
+
+/// `[status_page]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageSection {
+    /// `ip:port` the read-only page listens on.
+    pub listen: String,
+    /// Seconds between the page's own reloads.
+    #[serde(default = "default_refresh_seconds")]
+    pub refresh_seconds: u64,
+}
+
+impl StatusPageSection {
+    /// The address to listen on (checked when the file was parsed).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.trim().parse().ok()
+    }
+}
+
+fn default_refresh_seconds() -> u64 {
+    30
 }
 
 /// The shop's API credentials file.
@@ -300,8 +362,28 @@ impl Config {
                 return Err(config.bad("fleet.telemetry_seconds", "at least 1", "0"));
             }
         }
+        if let Some(page) = &config.status_page {
+            if page.listen_addr().is_none() {
+                return Err(config.bad(
+                    "status_page.listen",
+                    "an address ip:port such as 127.0.0.1:8080",
+                    &page.listen,
+                ));
+            }
+            if page.refresh_seconds == 0 {
+                return Err(config.bad("status_page.refresh_seconds", "at least 1", "0"));
+            }
+        }
         if config.erp.max_docs_per_file == 0 {
             return Err(config.bad("erp.max_docs_per_file", "at least 1", "0"));
+        }
+        let pattern = &config.erp.rejection_file;
+        if !pattern.contains("{name}") && !pattern.contains("{stem}") {
+            return Err(config.bad(
+                "erp.rejection_file",
+                "a name with {name} or {stem}, such as \"{name}.rej\"",
+                pattern,
+            ));
         }
         if config.erp.poll_seconds == 0 {
             return Err(config.bad("erp.poll_seconds", "at least 1", "0"));
@@ -333,6 +415,22 @@ impl Config {
         parse_local_time(text).ok_or_else(|| self.bad(key, "a local time HH:MM", text))
     }
 
+    /// What the shop is told about its orders.
+    pub fn note_settings(&self) -> crate::shop::notes::NoteSettings {
+        match &self.shop {
+            Some(shop) => crate::shop::notes::NoteSettings {
+                notes: shop.notes,
+                status_when_in_erp: shop.status_when_in_erp.clone(),
+                status_when_invoiced: shop.status_when_invoiced.clone(),
+            },
+            None => crate::shop::notes::NoteSettings {
+                notes: false,
+                status_when_in_erp: None,
+                status_when_invoiced: None,
+            },
+        }
+    }
+
     /// The local time of the nightly pull.
     pub fn pull_at(&self) -> Option<Time> {
         self.shop
@@ -353,6 +451,13 @@ impl Config {
         ErpSettings {
             max_docs_per_file: self.erp.max_docs_per_file,
             export_settle: Duration::from_secs(self.erp.export_settle_seconds),
+            import_done_dir: self
+                .erp
+                .import_done_folder
+                .as_ref()
+                .map(|done| self.erp.folder.join(done)),
+            rejection_name: self.erp.rejection_file.clone(),
+            max_files_per_minute: self.erp.max_files_per_minute,
             ..ErpSettings::under(&self.erp.folder)
         }
     }
@@ -402,10 +507,58 @@ impl Config {
 
 impl Config {
     /// The fleet link's settings, if the box reports to a fleet.
-    pub fn fleet_link(&self) -> Option<crate::fleet::FleetLink> {
-        let fleet = self.fleet.as_ref()?;
-        let (host, port) = split_host_port(&fleet.broker)?;
-        Some(crate::fleet::FleetLink {
+    pub fn fleet_link(&self) -> Result<Option<crate::fleet::FleetLink>, ConfigError> {
+        let Some(fleet) = self.fleet.as_ref() else {
+            return Ok(None);
+        };
+        let Some((host, port)) = split_host_port(&fleet.broker) else {
+            return Err(self.bad("fleet.broker", "host:port", &fleet.broker));
+        };
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })
+        };
+        let tls = match (&fleet.ca_file, &fleet.cert_file, &fleet.key_file) {
+            (Some(ca), Some(cert), Some(key)) => {
+                let config = crate::fleet::tls_config(&read(ca)?, &read(cert)?, &read(key)?)
+                    .map_err(|e| ConfigError::Syntax {
+                        path: self.source.clone(),
+                        message: format!("fleet TLS: {e}"),
+                    })?;
+                Some(std::sync::Arc::new(config))
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(self.bad(
+                    "fleet.ca_file, cert_file, key_file",
+                    "all three or none",
+                    "only some",
+                ))
+            }
+        };
+        let command_key = match &fleet.command_key {
+            Some(text) => {
+                use base64::Engine as _;
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .filter(|k| k.len() == 32);
+                match key {
+                    Some(key) => Some(key),
+                    None => {
+                        return Err(self.bad(
+                            "fleet.command_key",
+                            "the base64 of a 32-byte Ed25519 public key",
+                            text,
+                        ))
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(Some(crate::fleet::FleetLink {
             host,
             port,
             box_id: fleet.box_id.clone(),
@@ -414,7 +567,9 @@ impl Config {
             max_bytes_per_second: fleet.max_bytes_per_second,
             keep: Duration::from_secs(fleet.keep_days * 86_400),
             store_path: self.store.path.clone(),
-        })
+            tls,
+            command_key,
+        }))
     }
 }
 
@@ -503,7 +658,9 @@ mod tests {
                         || rest.starts_with("discount")
                         || rest.starts_with("shipping")
                         || rest.starts_with("fee")
-                        || rest.starts_with("currency") =>
+                        || rest.starts_with("currency")
+                        || rest.starts_with("refund")
+                        || rest.starts_with("required") =>
                 {
                     rest.to_string()
                 }
@@ -517,6 +674,33 @@ mod tests {
         assert_eq!(config.site.rules.statuses_held, defaults.statuses_held);
         assert_eq!(config.site.rules.guest_customer, defaults.guest_customer);
         assert_eq!(config.site.rules.fee_article, defaults.fee_article);
+        assert_eq!(
+            config.site.rules.statuses_cancelled,
+            defaults.statuses_cancelled
+        );
+        assert_eq!(config.site.rules.refund_article, defaults.refund_article);
+        assert_eq!(
+            config.site.rules.required_columns,
+            defaults.required_columns
+        );
+    }
+
+    #[test]
+    fn the_erp_answers_and_rate_are_read_from_the_erp_section() {
+        let config = Config::parse(DEFAULT, Path::new("x")).expect("default parses");
+        let erp = config.erp_settings();
+        assert_eq!(erp.max_files_per_minute, 6);
+        assert_eq!(
+            erp.import_done_dir,
+            Some(PathBuf::from("/srv/erp/import/done"))
+        );
+        assert_eq!(erp.rejection_name, "{name}.rej");
+        let text = DEFAULT.replace(
+            "rejection_file = \"{name}.rej\"",
+            "rejection_file = \"x.rej\"",
+        );
+        let err = Config::parse(&text, Path::new("x")).expect_err("no placeholder");
+        assert!(err.to_string().contains("erp.rejection_file"), "{err}");
     }
 
     #[test]
@@ -548,6 +732,27 @@ mod tests {
         let text = DEFAULT.replace("Europe/Paris\"", "Europe/Pariss\"");
         let err = Config::parse(&text, Path::new("x")).expect_err("bad zone");
         assert!(err.to_string().contains("Europe/Pariss"), "{err}");
+    }
+
+    #[test]
+    fn the_commented_status_page_section_is_valid_and_off_by_default() {
+        let config = Config::parse(DEFAULT, Path::new("x")).expect("default parses");
+        assert!(config.status_page.is_none());
+
+        let on = DEFAULT
+            .replace("# [status_page]", "[status_page]")
+            .replace("# listen = ", "listen = ")
+            .replace("# refresh_seconds = ", "refresh_seconds = ");
+        let page = Config::parse(&on, Path::new("x"))
+            .expect("uncommented parses")
+            .status_page
+            .expect("section");
+        assert_eq!(page.listen_addr(), Some(([127, 0, 0, 1], 8080).into()));
+        assert_eq!(page.refresh_seconds, default_refresh_seconds());
+
+        let bad = on.replace("\"127.0.0.1:8080\"", "\"box.local:8080\"");
+        let err = Config::parse(&bad, Path::new("x")).expect_err("not ip:port");
+        assert!(err.to_string().contains("status_page.listen"), "{err}");
     }
 
     #[cfg(unix)]

@@ -31,6 +31,7 @@ use crate::control;
 use crate::invoice::render::Seller;
 use crate::pos::{run_intake, IntakeCounts};
 use crate::shop::client::ShopClient;
+use crate::status_page;
 use crate::store::Store;
 use pos_bridge::protocol::Topics;
 use systemd::Heartbeat;
@@ -61,6 +62,12 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Res
         store.clone(),
         shutdown.clone(),
     ));
+
+    if let Some(page) = &config.status_page {
+        tasks.spawn(
+            status_page_task(page, &config, store.clone(), tz.clone(), shutdown.clone()).await?,
+        );
+    }
 
     if let Some(pos) = &config.pos {
         let (host, port) = split_host_port(&pos.broker)
@@ -101,7 +108,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> anyhow::Res
         }));
     }
 
-    if let Some(link) = config.fleet_link() {
+    if let Some(link) = config.fleet_link()? {
         tasks.spawn(crate::fleet::run(
             link,
             store.clone(),
@@ -177,6 +184,35 @@ async fn control_task(
 ) -> anyhow::Result<()> {
     control::serve(listener, path, store, shutdown).await;
     Ok(())
+}
+
+/// Binds the status page now (a taken port stops the start) and returns
+/// the task that serves it.
+async fn status_page_task(
+    page: &crate::config::StatusPageSection,
+    config: &Config,
+    store: Store,
+    tz: jiff::tz::TimeZone,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let addr = page
+        .listen_addr()
+        .with_context(|| format!("status_page.listen {:?}: expected ip:port", page.listen))?;
+    let listener = status_page::bind(addr).await?;
+    let secrets = config
+        .shop_settings()?
+        .map(|s| vec![s.consumer_key, s.consumer_secret])
+        .unwrap_or_default();
+    let settings = status_page::PageSettings {
+        tz,
+        refresh_seconds: page.refresh_seconds,
+        redactor: status_page::Redactor::new(secrets),
+    };
+    Ok(async move {
+        status_page::serve(listener, store, settings, shutdown)
+            .await
+            .context("status page")
+    })
 }
 
 /// Runs the ticket intake and wakes the delivery worker when tickets come.

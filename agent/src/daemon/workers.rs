@@ -15,14 +15,17 @@ use tokio::sync::{watch, Notify};
 
 use super::systemd::Heartbeat;
 use crate::config::Config;
-use crate::erp::{deliver_imports, take_exports};
-use crate::invoice::publish::{publish_invoices, PublishError};
+use crate::erp::replies::collect_replies;
+use crate::erp::throttle::FileRate;
+use crate::erp::{deliver_imports_limited, take_exports};
+use crate::invoice::publish::{publish_shop_queue, PublishError};
 use crate::invoice::render::Seller;
 use crate::mapping::site::Clients;
 use crate::pipeline::{process_stored, Site};
 use crate::retry::{jitter, Backoff};
 use crate::schedule;
 use crate::shop::client::{ShopClient, ShopError};
+use crate::shop::notes::note_erp_batches;
 use crate::shop::pull::{pull_orders, PullError};
 use crate::store::{Dest, State, Store};
 
@@ -237,12 +240,14 @@ fn delivery_round(
     store: &Store,
     site: &Site,
     settings: &crate::erp::ErpSettings,
+    rate: &mut FileRate,
 ) -> anyhow::Result<()> {
     process_stored(store, site)?;
-    let written = deliver_imports(store, settings, &site.tz)?;
+    let written = deliver_imports_limited(store, settings, &site.tz, rate)?;
     if written.files > 0 {
         store.record_success("erp")?;
     }
+    collect_replies(store, settings)?;
     let scan = take_exports(store, settings, &site.tz)?;
     if !scan.taken.is_empty() || !scan.duplicates.is_empty() {
         let today = schedule::local_date(Timestamp::now(), &site.tz);
@@ -264,6 +269,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
         modified: None,
     };
     let mut site: Option<Arc<Site>> = None;
+    let mut rate = FileRate::new(settings.max_files_per_minute);
     let mut failures = 0u32;
     loop {
         d.beat.beat();
@@ -277,21 +283,22 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
             d.config.clone(),
             d.tz.clone(),
         );
-        let mut state = (clients, site);
+        let mut state = (clients, site, rate);
         let round = tokio::task::spawn_blocking(move || {
-            let (clients, site) = &mut state;
+            let (clients, site, rate) = &mut state;
             clients.refresh(site, &config, &tz);
             let result = match site.clone() {
-                Some(site) => delivery_round(&store, &site, &settings2),
+                Some(site) => delivery_round(&store, &site, &settings2, rate),
                 None => Ok(()),
             };
             (state, result)
         })
         .await;
         let round = match round {
-            Ok(((c, s), result)) => {
+            Ok(((c, s, r), result)) => {
                 clients = c;
                 site = s;
+                rate = r;
                 Ok(result)
             }
             Err(e) => {
@@ -301,6 +308,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
                     modified: None,
                 };
                 site = None;
+                rate = FileRate::new(settings.max_files_per_minute);
                 Err(e)
             }
         };
@@ -326,6 +334,16 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
 }
 
 async fn publish(d: &Delivery, client: &ShopClient) {
+    // Notes for the ERP batches delivered since the last round; the
+    // pipeline queues them for the shop at its next round.
+    let note_settings = d.config.note_settings();
+    let (store, settings) = (d.store.clone(), note_settings.clone());
+    match tokio::task::spawn_blocking(move || note_erp_batches(&store, &settings)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(notes = n, "order notes stored for the shop"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot store order notes"),
+        Err(e) => tracing::warn!(error = %e, "order notes task failed"),
+    }
     let waiting = d
         .store
         .in_state(State::Queued(Dest::Shop), 1)
@@ -334,16 +352,17 @@ async fn publish(d: &Delivery, client: &ShopClient) {
     if !waiting {
         return;
     }
-    match publish_invoices(&d.store, client, d.seller.clone()).await {
+    match publish_shop_queue(&d.store, client, d.seller.clone(), &note_settings).await {
         Ok(report) => tracing::info!(
             uploaded = report.uploaded,
             already_held = report.already_held,
             quarantined = report.quarantined,
-            "invoices published"
+            notes = report.notes,
+            "shop queue worked"
         ),
-        // The invoices stay queued; the next round tries again.
-        Err(PublishError::Shop(e)) => tracing::warn!(error = %e, "shop unreachable for invoices"),
-        Err(e) => tracing::error!(error = %e, "invoice publishing failed"),
+        // The invoices and notes stay queued; the next round tries again.
+        Err(PublishError::Shop(e)) => tracing::warn!(error = %e, "shop unreachable"),
+        Err(e) => tracing::error!(error = %e, "shop publishing failed"),
     }
 }
 

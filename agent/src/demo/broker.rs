@@ -11,8 +11,27 @@ use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
 /// Starts the broker on 127.0.0.1 and returns its address once it accepts
 /// connections.
 pub fn start_embedded() -> anyhow::Result<SocketAddr> {
-    // rumqttd does not report the port it bound, so pick a free one first.
-    start_embedded_on(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+    // rumqttd does not report the port it bound, so a free one is picked
+    // first, and another process can take it in between (seen under
+    // parallel tests: the broker then fails to bind, silently). A random
+    // loopback address of the 127/8 block makes that race very unlikely:
+    // other programs' free ports are taken on 127.0.0.1.
+    let seed = std::collections::hash_map::RandomState::new();
+    let pick = |salt: u64| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = seed.build_hasher();
+        h.write_u64(salt);
+        let bits = h.finish();
+        std::net::Ipv4Addr::new(
+            127,
+            1 + (bits % 250) as u8,
+            (bits >> 8) as u8,
+            1 + (bits >> 16) as u8 % 250,
+        )
+    };
+    let ip = pick(std::process::id() as u64);
+    let addr = TcpListener::bind((ip, 0))?.local_addr()?;
+    start_embedded_on(addr)
 }
 
 /// Starts the broker on `addr` (a test that brings a broker up late picks

@@ -115,6 +115,11 @@ pub struct Summary {
     pub tickets_received: usize,
     /// Distinct tickets found in the ERP import files.
     pub tickets_sent_to_erp: usize,
+    /// Credit notes (amendments: refunds, changes after sending) in the
+    /// ERP import files.
+    pub credit_notes_sent_to_erp: usize,
+    /// Their total (negative: credited).
+    pub credit_notes_total: Decimal,
     /// Invoices read from the export.
     pub invoices_read: usize,
     /// Invoices rendered as PDF and delivered.
@@ -520,6 +525,8 @@ fn summarize(
         orders_held,
         tickets_received: docs(Kind::Ticket).len(),
         tickets_sent_to_erp: imports.tickets,
+        credit_notes_sent_to_erp: imports.credit_notes,
+        credit_notes_total: imports.credit_notes_total,
         invoices_read: invoices.len(),
         pdfs_rendered: delivered_invoices,
         pdfs_uploaded: shop_known,
@@ -556,6 +563,11 @@ pub fn render_summary(s: &Summary) -> String {
         out,
         "               sent     {:>4}   {:>12} EUR",
         s.tickets_sent_to_erp, s.tickets_total
+    );
+    let _ = writeln!(
+        out,
+        "  credit notes sent     {:>4}   {:>12} EUR",
+        s.credit_notes_sent_to_erp, s.credit_notes_total
     );
     let _ = writeln!(out, "  invoices     read     {:>4}", s.invoices_read);
     let _ = writeln!(out, "               rendered {:>4}", s.pdfs_rendered);

@@ -51,6 +51,10 @@ pub struct ImportFigures {
     pub tickets: usize,
     /// Their total (non-`REG` rows).
     pub tickets_total: Decimal,
+    /// Distinct credit notes (amendments, `Origine` = `AVO`).
+    pub credit_notes: usize,
+    /// Their total (non-`REG` rows; negative for credits).
+    pub credit_notes_total: Decimal,
     /// References found in more than one file: duplicates.
     pub duplicated: Vec<String>,
     /// References whose `REG` rows do not add up to their other rows.
@@ -95,6 +99,10 @@ pub fn read_imports(dir: &Path, dialect: &Dialect) -> anyhow::Result<ImportFigur
             "WEB" => {
                 figures.orders += 1;
                 figures.orders_total += goods;
+            }
+            crate::mapping::amend::ORIGIN => {
+                figures.credit_notes += 1;
+                figures.credit_notes_total += goods;
             }
             _ => {
                 figures.tickets += 1;

@@ -33,6 +33,10 @@ pub struct FleetLink {
     pub keep: Duration,
     /// The store file (its size and free space are reported).
     pub store_path: PathBuf,
+    /// TLS to the broker, with this box's client certificate.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The fleet's Ed25519 public key; without it, commands are not taken.
+    pub command_key: Option<Vec<u8>>,
 }
 
 impl FleetLink {
@@ -45,6 +49,43 @@ impl FleetLink {
     pub fn telemetry_topic(&self) -> String {
         format!("{}/{}/telemetry", self.topic_root, self.box_id)
     }
+
+    /// `<root>/<box>/commands`
+    pub fn command_topic(&self) -> String {
+        format!("{}/{}/commands", self.topic_root, self.box_id)
+    }
+}
+
+/// TLS settings for the fleet broker: trust exactly `ca_pem`, present
+/// this box's certificate and key.
+pub fn tls_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| format!("fleet CA: {e}"))?)
+            .map_err(|e| format!("fleet CA: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("the fleet CA file holds no certificate".into());
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("box certificate: {e}"))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| format!("box key: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("box certificate and key: {e}"))
 }
 
 /// What the connection reports to the sender.
@@ -52,6 +93,7 @@ enum Link {
     Up,
     Down,
     Acked,
+    Command(Vec<u8>),
 }
 
 /// Runs the fleet link until `shutdown`: snapshots on a timer, the queue
@@ -73,9 +115,20 @@ pub async fn run(
             QoS::AtLeastOnce,
             true,
         ));
+    if let Some(tls) = &link.tls {
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls.clone()),
+        ));
+    }
     let (client, events) = AsyncClient::new(options, 16);
     let (tx, mut rx) = mpsc::channel(16);
-    let pump = tokio::spawn(pump(events, tx, shutdown.clone()));
+    let pump = tokio::spawn(pump(
+        events,
+        client.clone(),
+        tx,
+        shutdown.clone(),
+        link.command_topic(),
+    ));
     let link = Arc::new(link);
     let mut up = false;
     let mut next_snapshot = tokio::time::Instant::now();
@@ -85,7 +138,7 @@ pub async fn run(
             take_snapshot(&store, &link, &tz, started).await;
         }
         if up && invoices_idle(&store) {
-            match send_next(&store, &client, &link, &mut rx, &mut up).await {
+            match send_next(&store, &client, &link, &tz, &mut rx, &mut up).await {
                 Ok(Some(bytes)) => {
                     // Spread the backlog: at most max_bytes_per_second.
                     let pace = Duration::from_secs_f64(
@@ -112,6 +165,7 @@ pub async fn run(
                 }
                 Some(Link::Down) => up = false,
                 Some(Link::Acked) => {}
+                Some(Link::Command(bytes)) => answer(&store, &client, &link, &tz, bytes).await,
                 None => break,
             },
             _ = shutdown.changed() => break,
@@ -126,6 +180,47 @@ pub async fn run(
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), pump).await;
     Ok(())
+}
+
+/// Verifies and runs one command, and answers it (QoS 0: a lost answer is
+/// recovered by sending the command again, which is idempotent).
+async fn answer(
+    store: &Store,
+    client: &AsyncClient,
+    link: &FleetLink,
+    tz: &TimeZone,
+    bytes: Vec<u8>,
+) {
+    let Some(key) = link.command_key.clone() else {
+        tracing::warn!("a fleet command came, but no fleet.command_key is set: ignored");
+        return;
+    };
+    let command = match super::command::verify(&bytes, &key, &link.box_id, Timestamp::now()) {
+        Ok(command) => command,
+        Err(refused) => {
+            tracing::error!(reason = %refused, "fleet command refused");
+            return;
+        }
+    };
+    tracing::info!(id = %command.id, action = ?command.action, "fleet command");
+    let (store2, tz2, command2) = (store.clone(), tz.clone(), command.clone());
+    let answer =
+        tokio::task::spawn_blocking(move || super::command::execute(&store2, &command2, &tz2))
+            .await
+            .unwrap_or_else(|e| crate::ops::Answer::Failed(e.to_string()));
+    let reply = super::command::Reply {
+        id: command.id.clone(),
+        box_id: link.box_id.clone(),
+        answer,
+    };
+    match serde_json::to_vec(&reply) {
+        Ok(bytes) => {
+            if let Err(e) = client.try_publish(command.reply_to, QoS::AtMostOnce, false, bytes) {
+                tracing::warn!(error = %e, "cannot answer a fleet command");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot encode a fleet answer"),
+    }
 }
 
 /// True when no invoice waits for the uplink: they go first.
@@ -163,6 +258,7 @@ async fn send_next(
     store: &Store,
     client: &AsyncClient,
     link: &FleetLink,
+    tz: &TimeZone,
     rx: &mut mpsc::Receiver<Link>,
     up: &mut bool,
 ) -> anyhow::Result<Option<usize>> {
@@ -188,6 +284,7 @@ async fn send_next(
                     return false;
                 }
                 Some(Link::Up) => *up = true,
+                Some(Link::Command(bytes)) => answer(store, client, link, tz, bytes).await,
                 None => return false,
             }
         }
@@ -208,8 +305,10 @@ async fn send_next(
 /// Polls the MQTT connection and reports what the sender needs.
 async fn pump(
     mut events: rumqttc::EventLoop,
+    client: AsyncClient,
     tx: mpsc::Sender<Link>,
     mut shutdown: watch::Receiver<bool>,
+    command_topic: String,
 ) {
     let backoff = Backoff {
         base: Duration::from_millis(500),
@@ -224,7 +323,14 @@ async fn pump(
         let report = match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
+                // A clean session: subscribe again on every connection.
+                if let Err(e) = client.try_subscribe(command_topic.clone(), QoS::AtLeastOnce) {
+                    tracing::warn!(error = %e, "cannot subscribe to fleet commands");
+                }
                 Some(Link::Up)
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == command_topic => {
+                Some(Link::Command(p.payload.to_vec()))
             }
             Ok(Event::Outgoing(Outgoing::Publish(_))) => None,
             Ok(Event::Incoming(Packet::PubAck(_))) => Some(Link::Acked),

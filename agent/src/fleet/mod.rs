@@ -12,6 +12,7 @@
 //! again. Each carries its box id and time, which the fleet side uses as
 //! its key.
 
+pub mod command;
 mod link;
 
 use std::time::Instant;
@@ -19,7 +20,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use link::{run, FleetLink};
+pub use link::{run, tls_config, FleetLink};
 
 use crate::ops::{self, QueueStatus};
 use crate::store::{Intake, IntakeOutcome, Kind, State, Store, StoreError, Transition};

@@ -1,4 +1,5 @@
-//! Publishing queued invoices to the shop.
+//! Publishing queued invoices to the shop (and sending the order notes
+//! queued beside them, see `shop::notes`).
 //!
 //! Check before upload: the shop is asked whether it holds the invoice
 //! number, and with which bytes. Rendering is deterministic (same invoice,
@@ -14,8 +15,9 @@ use sha2::{Digest, Sha256};
 use super::render::{render, Seller};
 use crate::pipeline::InvoiceBody;
 use crate::shop::client::{ShopClient, ShopError, Upload};
+use crate::shop::notes::{self, NoteSettings};
 use crate::shop::pull::with_retries;
-use crate::store::{decode, Dest, DocMeta, State, Store, StoreError, Transition};
+use crate::store::{decode, Dest, DocMeta, Kind, State, Store, StoreError, Transition};
 
 /// Invoices read from the queue per round.
 const ROUND: usize = 32;
@@ -33,6 +35,8 @@ pub struct PublishReport {
     pub already_held: usize,
     /// Quarantined.
     pub quarantined: usize,
+    /// Order notes sent (or found already at the shop).
+    pub notes: usize,
 }
 
 /// A publishing pass that stopped.
@@ -47,15 +51,32 @@ pub enum PublishError {
 }
 
 enum Outcome {
-    Delivered { upload: Upload, at: String },
+    Delivered {
+        upload: Upload,
+        at: String,
+        number: String,
+        orders: Vec<String>,
+    },
+    Noted(String),
     Quarantine(String),
 }
 
-/// Publishes every queued invoice.
+/// Publishes every queued invoice, with the default notes (a private note
+/// on each order an invoice covers, no status change).
 pub async fn publish_invoices(
     store: &Store,
     client: &ShopClient,
     seller: Arc<Seller>,
+) -> Result<PublishReport, PublishError> {
+    publish_shop_queue(store, client, seller, &NoteSettings::default()).await
+}
+
+/// Works the shop's queue: invoices are published, notes sent.
+pub async fn publish_shop_queue(
+    store: &Store,
+    client: &ShopClient,
+    seller: Arc<Seller>,
+    note_settings: &NoteSettings,
 ) -> Result<PublishReport, PublishError> {
     let mut report = PublishReport::default();
     loop {
@@ -67,7 +88,11 @@ pub async fn publish_invoices(
             .map(|meta| {
                 let seller = seller.clone();
                 async move {
-                    let outcome = publish_one(store, client, &meta, seller).await;
+                    let outcome = if meta.kind == Kind::ShopNote {
+                        send_note(store, client, &meta).await
+                    } else {
+                        publish_one(store, client, &meta, seller).await
+                    };
                     (meta, outcome)
                 }
             })
@@ -75,10 +100,29 @@ pub async fn publish_invoices(
             .collect()
             .await;
         let mut transitions = Vec::new();
+        let mut new_notes = Vec::new();
         let mut failure = None;
         for (meta, result) in results {
             match result {
-                Ok(Outcome::Delivered { upload, at }) => {
+                Ok(Outcome::Noted(what)) => {
+                    report.notes += 1;
+                    transitions.push(Transition {
+                        delivered_as: Some(what),
+                        ..Transition::to(meta.id, State::Delivered(Dest::Shop), "note sent")
+                    });
+                }
+                Ok(Outcome::Delivered {
+                    upload,
+                    at,
+                    number,
+                    orders,
+                }) => {
+                    new_notes.extend(notes::invoice_notes(
+                        store,
+                        &number,
+                        &orders,
+                        note_settings,
+                    )?);
                     report.rendered += 1;
                     match upload {
                         Upload::Created => report.uploaded += 1,
@@ -102,14 +146,31 @@ pub async fn publish_invoices(
             }
         }
         // Record what succeeded even when some failed: those are at the shop.
+        // The notes for the invoices just delivered go in the same commit.
         let store2 = store.clone();
-        tokio::task::spawn_blocking(move || store2.apply(transitions))
+        tokio::task::spawn_blocking(move || store2.intake_and_apply(new_notes, transitions))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         if let Some(e) = failure {
             return Err(e);
         }
         store.record_success("shop")?;
+    }
+}
+
+async fn send_note(
+    store: &Store,
+    client: &ShopClient,
+    meta: &DocMeta,
+) -> Result<Outcome, PublishError> {
+    match notes::send(store, client, meta).await {
+        Ok(what) => Ok(Outcome::Noted(what)),
+        Err(notes::SendError::Unusable(reason)) => Ok(Outcome::Quarantine(reason)),
+        Err(notes::SendError::Shop(ShopError::Permanent { what, detail })) => {
+            Ok(Outcome::Quarantine(format!("{what}: {detail}")))
+        }
+        Err(notes::SendError::Shop(e)) => Err(e.into()),
+        Err(notes::SendError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -136,6 +197,14 @@ async fn publish_one(
             )));
         }
     };
+    let mut orders: Vec<String> = invoice
+        .lines
+        .iter()
+        .filter(|l| l.origin == pos_bridge::invoice::Origin::Web)
+        .map(|l| l.reference.clone())
+        .collect();
+    orders.sort();
+    orders.dedup();
     let rendered = tokio::task::spawn_blocking(move || {
         render(&invoice, &seller).map(|pdf| (invoice.number.clone(), pdf))
     })
@@ -159,6 +228,8 @@ async fn publish_one(
             return Ok(Outcome::Delivered {
                 upload: Upload::AlreadyHeld,
                 at,
+                number,
+                orders,
             });
         }
         Some(held) => {
@@ -172,7 +243,12 @@ async fn publish_one(
         None => {}
     }
     match with_retries(|| client.put_invoice(&number, customer, pdf.clone(), &sha)).await {
-        Ok(upload) => Ok(Outcome::Delivered { upload, at }),
+        Ok(upload) => Ok(Outcome::Delivered {
+            upload,
+            at,
+            number,
+            orders,
+        }),
         Err(ShopError::Permanent { what, detail }) => {
             Ok(Outcome::Quarantine(format!("{what}: {detail}")))
         }

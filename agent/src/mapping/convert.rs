@@ -91,9 +91,11 @@ pub fn orders(input: &Path, mapping: Option<&Path>, out: &Path) -> anyhow::Resul
             .map_err(|e| format!("not a readable WooCommerce order: {e}"))
             .and_then(|order| map_order(&order, &cx).map_err(|e| e.to_string()));
         let sendable = match decided {
-            Ok(OrderDecision::Send(order_rows)) => check_rows(&order_rows, &Dialect::french_erp())
-                .map(|()| order_rows)
-                .map_err(|e| e.to_string()),
+            Ok(OrderDecision::Send(order_rows)) => {
+                check_rows(&order_rows, &Dialect::french_erp(), &rules)
+                    .map(|()| order_rows)
+                    .map_err(|e| e.to_string())
+            }
             Ok(OrderDecision::Hold(reason)) | Err(reason) => Err(reason),
         };
         match sendable {
@@ -126,7 +128,7 @@ pub fn tickets(input: &Path, mapping: Option<&Path>, out: &Path) -> anyhow::Resu
             .map_err(|e| e.to_string())
             .and_then(|t| map_ticket(&t, &rules, &tz).map_err(|e| e.to_string()))
             .and_then(|r| {
-                check_rows(&r, &Dialect::french_erp())
+                check_rows(&r, &Dialect::french_erp(), &rules)
                     .map(|()| r)
                     .map_err(|e| e.to_string())
             });

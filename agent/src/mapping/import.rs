@@ -3,8 +3,10 @@
 //! Windows-1252, `;`, CRLF, decimal comma, a header row, one row per line of
 //! an order or ticket. `TypeLigne` says what a row is: `ART` an article,
 //! `PORT` shipping, `FRAIS` a fee, `REM` a discount or coupon, `REG` a
-//! payment. For every order the `MontantTTC` of its non-`REG` rows add up to
-//! the order's total, and so do its `REG` rows.
+//! payment, `AVO` an amount credited without detail. For every order the
+//! `MontantTTC` of its non-`REG` rows add up to the order's total, and so
+//! do its `REG` rows. Credit notes (see `amend`) travel in the same files
+//! with `Origine` = `AVO`.
 
 use jiff::civil::Date;
 use pos_bridge::dialect::Dialect;
@@ -40,8 +42,11 @@ pub enum RowType {
     Frais,
     /// A discount or coupon (negative).
     Rem,
-    /// A payment.
+    /// A payment (negative on a credit note: money paid back).
     Reg,
+    /// An amount credited without line detail (a refund the shop recorded
+    /// as an amount only); its VAT split is left to the ERP.
+    Avo,
 }
 
 impl RowType {
@@ -53,6 +58,7 @@ impl RowType {
             RowType::Frais => "FRAIS",
             RowType::Rem => "REM",
             RowType::Reg => "REG",
+            RowType::Avo => "AVO",
         }
     }
 }
@@ -133,25 +139,29 @@ impl ImportRow {
     /// so the ERP never receives a replaced character.
     pub fn check_encoding(&self, dialect: &Dialect) -> Result<(), EncodingError> {
         let encoding = dialect.encoding.encoding();
-        let texts = [
-            ("RefExterne", &self.reference),
-            ("CodeClient", &self.customer),
-            ("CodeArticle", &self.article),
-            ("Libelle", &self.label),
-            ("Info", &self.info),
-        ];
-        for (field, text) in texts {
+        for (field, text) in self.texts() {
             let (_, _, unmappable) = encoding.encode(text);
             if unmappable {
                 let reference = self.reference.clone();
                 return Err(EncodingError {
                     reference,
                     field,
-                    found: text.clone(),
+                    found: text.to_string(),
                 });
             }
         }
         Ok(())
+    }
+
+    /// The text columns, by their name in the file.
+    pub fn texts(&self) -> [(&'static str, &str); 5] {
+        [
+            ("RefExterne", &self.reference),
+            ("CodeClient", &self.customer),
+            ("CodeArticle", &self.article),
+            ("Libelle", &self.label),
+            ("Info", &self.info),
+        ]
     }
 }
 

@@ -37,14 +37,17 @@ pub struct Context<'a> {
     pub tz: &'a TimeZone,
 }
 
-/// Maps one order (pure: same order, same rows).
-pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, MappingError> {
-    let err = |field: &str, expected: &str, found: &str| MappingError {
+fn error(order: &Order, field: &str, expected: &str, found: &str) -> MappingError {
+    MappingError {
         document: format!("order {}", order.number),
         field: field.to_string(),
         expected: expected.to_string(),
         found: found.to_string(),
-    };
+    }
+}
+
+/// Maps one order (pure: same order, same rows).
+pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, MappingError> {
     let status = order.status.as_str();
     if !cx.rules.statuses_to_erp.iter().any(|s| s == status) {
         let allowed = cx.rules.statuses_to_erp.join(", ");
@@ -54,8 +57,15 @@ pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, Mappi
         }
         let held = cx.rules.statuses_held.join(", ");
         let known = format!("a status the site lists ({allowed}; held: {held})");
-        return Err(err("status", &known, status));
+        return Err(error(order, "status", &known, status));
     }
+    map_sold(order, cx).map(OrderDecision::Send)
+}
+
+/// The rows of an order as sold, whatever its status now (an amendment
+/// compares a refunded order's sale with what the ERP holds).
+pub fn map_sold(order: &Order, cx: &Context<'_>) -> Result<Vec<ImportRow>, MappingError> {
+    let err = |field: &str, expected: &str, found: &str| error(order, field, expected, found);
     if order.currency != cx.rules.currency {
         return Err(err("currency", &cx.rules.currency, &order.currency));
     }
@@ -81,7 +91,19 @@ pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, Mappi
         let guest = format!("invité: {} {}", order.billing.email, guest_name(order));
         builder.rows[0].info = guest.trim().to_string();
     }
-    Ok(OrderDecision::Send(builder.rows))
+    Ok(builder.rows)
+}
+
+/// The VAT rate of one of the order's product lines, as its mapping used.
+pub fn line_rate(order: &Order, line_id: u64, cx: &Context<'_>) -> Option<Decimal> {
+    let item = order.line_items.iter().find(|i| i.id == line_id)?;
+    let builder = RowBuilder {
+        order,
+        date: jiff::civil::Date::default(),
+        customer: String::new(),
+        rows: Vec::new(),
+    };
+    builder.rate(&item.taxes, &item.tax_class, cx).ok()
 }
 
 fn guest_name(order: &Order) -> String {

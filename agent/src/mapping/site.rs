@@ -39,6 +39,17 @@ pub struct SiteRules {
     pub vat_by_tax_class: BTreeMap<String, Decimal>,
     /// Currency the ERP keeps its books in; orders in another are refused.
     pub currency: String,
+    /// Statuses that call an order off: one already sent to the ERP is
+    /// then credited in full by an amendment.
+    pub statuses_cancelled: Vec<String>,
+    /// ERP article code of an `AVO` row: an amount refunded without line
+    /// detail.
+    pub refund_article: String,
+    /// Columns the ERP refuses empty; checked before a document is queued.
+    pub required_columns: Vec<String>,
+    /// Longest text (in characters) the ERP accepts per column; checked
+    /// before a document is queued. A column not listed has no limit.
+    pub max_lengths: BTreeMap<String, usize>,
 }
 
 impl Default for SiteRules {
@@ -82,6 +93,21 @@ impl Default for SiteRules {
             .into_iter()
             .collect(),
             currency: "EUR".to_string(),
+            statuses_cancelled: vec!["cancelled".to_string()],
+            refund_article: "AVOIR".to_string(),
+            required_columns: ["RefExterne", "CodeClient", "CodeArticle"]
+                .map(String::from)
+                .to_vec(),
+            max_lengths: [
+                ("RefExterne", 30),
+                ("CodeClient", 20),
+                ("CodeArticle", 30),
+                ("Libelle", 80),
+                ("Info", 120),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The web shop side: WooCommerce orders in, invoices out.
 
 pub mod client;
+pub mod notes;
 pub mod order;
 pub mod pull;

@@ -25,6 +25,12 @@ pub enum Kind {
     Invoice,
     /// A snapshot of the box's health for the fleet.
     Telemetry,
+    /// A credit note (or other change) for a web order already sent to the
+    /// ERP: a refund, a partial cancellation, an edit.
+    Amendment,
+    /// A private note (and optional status change) for a web order at the
+    /// shop: taken by the ERP, invoiced.
+    ShopNote,
 }
 
 impl Kind {
@@ -36,6 +42,8 @@ impl Kind {
             Kind::InvoiceExport => "export",
             Kind::Invoice => "invoice",
             Kind::Telemetry => "telemetry",
+            Kind::Amendment => "amendment",
+            Kind::ShopNote => "note",
         }
     }
 }
@@ -84,6 +92,9 @@ pub enum State {
     Quarantined,
     /// Replaced by a newer revision before it was delivered.
     Superseded,
+    /// The destination said it took the document in (the ERP moved its
+    /// import file to the done folder without rejecting it).
+    Confirmed(Dest),
 }
 
 impl State {
@@ -104,11 +115,14 @@ impl State {
             State::Done => 40,
             State::Quarantined => 50,
             State::Superseded => 60,
+            State::Confirmed(Dest::Erp) => 70,
+            State::Confirmed(Dest::Shop) => 71,
+            State::Confirmed(Dest::Fleet) => 72,
         }
     }
 
     /// Every state, for reports.
-    pub const ALL: [State; 14] = [
+    pub const ALL: [State; 17] = [
         State::Stored,
         State::Held,
         State::Queued(Dest::Erp),
@@ -123,6 +137,9 @@ impl State {
         State::Done,
         State::Quarantined,
         State::Superseded,
+        State::Confirmed(Dest::Erp),
+        State::Confirmed(Dest::Shop),
+        State::Confirmed(Dest::Fleet),
     ];
 
     /// Human name, e.g. `queued:erp`.
@@ -136,6 +153,7 @@ impl State {
             State::Done => "done".into(),
             State::Quarantined => "quarantined".into(),
             State::Superseded => "superseded".into(),
+            State::Confirmed(d) => format!("confirmed:{}", d.name()),
         }
     }
 }
@@ -163,7 +181,10 @@ pub struct DocMeta {
     pub reason: Option<String>,
     /// What the destination calls it once delivered (file name, URL).
     pub delivered_as: Option<String>,
-    /// The document it was split from (an invoice's export), if any.
+    /// The document it was split from (an invoice's export), the revision
+    /// an amendment brings to the ERP, or, for a revision of an order
+    /// already sent, the revision whose content the ERP holds (the base
+    /// its amendment is computed from).
     pub parent: Option<u64>,
 }
 
@@ -230,7 +251,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_codes_are_distinct() {
+    fn state_codes_are_distinct_and_never_renumbered() {
+        // Codes are persisted in the state index: these are fixed forever.
+        let fixed = [
+            (State::Stored, 1),
+            (State::Held, 2),
+            (State::Queued(Dest::Erp), 10),
+            (State::Batched(Dest::Erp), 20),
+            (State::Delivered(Dest::Erp), 30),
+            (State::Done, 40),
+            (State::Quarantined, 50),
+            (State::Superseded, 60),
+            (State::Confirmed(Dest::Erp), 70),
+        ];
+        for (state, code) in fixed {
+            assert_eq!(state.code(), code, "{state:?}");
+        }
         let mut codes: Vec<u8> = State::ALL.iter().map(|s| s.code()).collect();
         codes.sort_unstable();
         codes.dedup();

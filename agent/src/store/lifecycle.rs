@@ -4,13 +4,18 @@
 //! document twice or bring a superseded revision back.
 //!
 //! ```text
-//! stored --> queued(dest) --> batched(dest) --> delivered(dest)
-//!   |   \          |    \________________________^
-//!   |    \--> held  \--> quarantined --(release)--> stored
-//!   |          \--(release)--> stored
-//!   \--> done (an export once split)
+//! stored --> queued(dest) --> batched(dest) --> delivered(dest) --> confirmed(erp)
+//!   |   \          |    \________________________^       |
+//!   |    \--> held  \--> quarantined <--(erp rejection)---/
+//!   |          \          \--(release)--> stored
+//!   |           \--(release)--> stored
+//!   \--> done (an export once split, an order revision turned amendment)
 //! any waiting state --> superseded (a newer revision arrived)
 //! ```
+//!
+//! Only the ERP answers after delivery (a done folder, a rejection file):
+//! a delivered ERP document is confirmed or, rejected, quarantined with
+//! the ERP's reason. The shop's and the fleet's deliveries are final.
 
 use super::{Dest, State};
 
@@ -24,6 +29,7 @@ pub fn allowed(from: State, to: State) -> bool {
         (Queued(d), Delivered(e)) => d == e && d != Dest::Erp,
         (Queued(_), Quarantined | Superseded) => true,
         (Batched(d), Delivered(e)) => d == e,
+        (Delivered(Dest::Erp), Confirmed(Dest::Erp) | Quarantined) => true,
         _ => false,
     }
 }
@@ -61,10 +67,29 @@ mod tests {
     }
 
     #[test]
-    fn delivered_done_and_superseded_are_final() {
+    fn an_erp_delivery_ends_confirmed_or_rejected_into_quarantine() {
+        let erp = State::Delivered(Dest::Erp);
+        assert!(allowed(erp, State::Confirmed(Dest::Erp)));
+        assert!(allowed(erp, State::Quarantined));
+        assert!(!allowed(erp, State::Confirmed(Dest::Shop)));
+        assert!(!allowed(erp, State::Stored));
+        assert!(!allowed(erp, State::Superseded));
+        assert!(!allowed(
+            State::Queued(Dest::Erp),
+            State::Confirmed(Dest::Erp)
+        ));
+        assert!(!allowed(
+            State::Batched(Dest::Erp),
+            State::Confirmed(Dest::Erp)
+        ));
+    }
+
+    #[test]
+    fn delivered_done_confirmed_and_superseded_are_final() {
         for from in [
-            State::Delivered(Dest::Erp),
             State::Delivered(Dest::Shop),
+            State::Delivered(Dest::Fleet),
+            State::Confirmed(Dest::Erp),
             State::Done,
             State::Superseded,
         ] {

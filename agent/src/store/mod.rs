@@ -34,6 +34,8 @@
 //! | ERP batch | batch name + documents `batched` | file written under a temp name, fsynced |
 //! | ERP staged | the batch marked staged | the file renamed into place, folder fsynced |
 //! | ERP delivered | documents `delivered` | nothing (the file is there) |
+//! | ERP reply | documents `confirmed` or `quarantined` | nothing (Relais leaves the ERP's files) |
+//! | order amended | amendment stored + revision `done`, one commit | nothing |
 //! | invoice | nothing | check the shop, upload, then commit `delivered` |
 //!
 //! ## What a crash leaves behind, and why that is neither loss nor double
@@ -66,7 +68,14 @@
 //!   idempotent; a different document under the same number is
 //!   quarantined, never overwritten.
 //! - Intake: the dedup key (kind, source id, revision); a new revision of a
-//!   document not yet delivered supersedes it.
+//!   document not yet delivered supersedes it. A new revision of a web
+//!   order already sent keeps the sent one as its base and becomes an
+//!   amendment (a credit note) of the difference, never a second copy;
+//!   the amendment is stored in the same commit that marks the revision
+//!   done, and an order's refunds are credited once (by refund id).
+//! - ERP replies: a document leaves `delivered` once, to `confirmed` or
+//!   (rejected by the ERP) to `quarantined`; reading the same reply again
+//!   finds nothing left to move.
 //!
 //! Tests prove it: `tests/crash_kill.rs` kills the demo at random moments
 //! and checks the outputs; `tests/store_faults.rs` holds an fsync and fills
@@ -148,6 +157,9 @@ pub enum StoreError {
     /// A stored value of one document cannot be read back.
     #[error("{what}: {source}")]
     Damaged { what: String, source: CodecError },
+    /// A stored body its reader cannot understand.
+    #[error("{what}: {reason}")]
+    Body { what: String, reason: String },
     /// A document id that the store does not hold.
     #[error("no document {0} in the store")]
     NoDocument(u64),
@@ -433,6 +445,29 @@ impl Store {
         })
     }
 
+    /// Stores new documents and applies transitions in one commit: a
+    /// decision that makes a document (an order's amendment) and moves its
+    /// source is then never seen half done after a crash.
+    pub fn intake_and_apply(
+        &self,
+        docs: Vec<Intake>,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<IntakeOutcome>, StoreError> {
+        self.write("decision", |w| {
+            let now = Timestamp::now();
+            let first = w.reserve_ids(NEXT_DOC, docs.len())?;
+            let outcomes = docs
+                .into_iter()
+                .zip(first..)
+                .map(|(doc, id)| w.intake_one(doc, id, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            for t in transitions {
+                w.transition(t, now)?;
+            }
+            Ok(outcomes)
+        })
+    }
+
     /// Up to `limit` documents in `state`, oldest first.
     pub fn in_state(&self, state: State, limit: usize) -> Result<Vec<DocMeta>, StoreError> {
         let tx = self.database()?.begin_read().map_err(db("read"))?;
@@ -590,6 +625,54 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Up to `limit` batches for `dest` with an id above `after`, by id.
+    pub fn batches_after(
+        &self,
+        dest: Dest,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Batch>, StoreError> {
+        let tx = self.database()?.begin_read().map_err(db("read"))?;
+        let table = tx.open_table(BATCHES).map_err(db("read batches"))?;
+        let mut out = Vec::new();
+        let start = after.saturating_add(1);
+        for entry in table.range(start..).map_err(db("read batches"))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, value) = entry.map_err(db("read batches"))?;
+            let batch: Batch = decode(value.value()).map_err(codec("read batch"))?;
+            if batch.dest == dest {
+                out.push(batch);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores new documents and moves a cursor in one commit: work derived
+    /// from a range of events (notes for the orders of a batch) is then
+    /// either wholly recorded with its cursor, or not at all.
+    pub fn intake_with_cursor(
+        &self,
+        docs: Vec<Intake>,
+        cursor: &str,
+        value: &str,
+    ) -> Result<Vec<IntakeOutcome>, StoreError> {
+        self.write("intake", |w| {
+            let now = Timestamp::now();
+            let first = w.reserve_ids(NEXT_DOC, docs.len())?;
+            let outcomes = docs
+                .into_iter()
+                .zip(first..)
+                .map(|(doc, id)| w.intake_one(doc, id, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            w.cursors
+                .insert(cursor, value)
+                .map_err(db("write cursor"))?;
+            Ok(outcomes)
+        })
     }
 
     /// Records that a batch's file is complete under its temporary name.

@@ -136,7 +136,7 @@ impl<'t> Tables<'t> {
         self.bodies
             .insert(id, doc.body.as_slice())
             .map_err(db("intake"))?;
-        let meta = DocMeta {
+        let mut meta = DocMeta {
             id,
             kind: doc.kind,
             external_id: doc.external_id,
@@ -155,23 +155,41 @@ impl<'t> Tables<'t> {
         // less per document is a sixth of the intake's work.
         self.set_state_index(None, State::Stored, id)?;
         if let Some(old) = previous {
-            self.supersede(old, id, now)?;
+            if let Some(base) = self.supersede(old, id, now)? {
+                meta.parent = Some(base);
+                self.put_meta(&meta)?;
+            }
         }
         Ok(IntakeOutcome::New(id))
     }
 
     /// An older revision that has not left yet is replaced by the newer one.
-    /// One that has already left (batched or delivered) stays, and the newer
-    /// one is held: sending it too would double the document at the
-    /// destination; it needs an amendment instead.
-    fn supersede(&mut self, old: u64, new: u64, now: Timestamp) -> Result<(), StoreError> {
+    ///
+    /// For a web order, returns the base of the newer revision: the
+    /// revision whose content the ERP holds (or will hold), which the
+    /// pipeline compares the newer one with to make an amendment. An old
+    /// revision already sent (batched, delivered, confirmed, or itself
+    /// turned into an amendment: `done`) is that base; a replaced one
+    /// passes its own base on. Any other kind that changes after it left
+    /// is held: sending it again would double it at the destination.
+    fn supersede(&mut self, old: u64, new: u64, now: Timestamp) -> Result<Option<u64>, StoreError> {
         let meta = self.meta(old)?;
+        let order = meta.kind == super::Kind::WebOrder;
         let waiting = [State::Stored, State::Held, State::Quarantined].contains(&meta.state)
             || matches!(meta.state, State::Queued(_));
+        let sent = matches!(
+            meta.state,
+            State::Batched(_) | State::Delivered(_) | State::Confirmed(_)
+        );
         if waiting {
             let note = format!("replaced by revision {new}");
             self.transition(Transition::to(old, State::Superseded, note), now)?;
-        } else if matches!(meta.state, State::Batched(_) | State::Delivered(_)) {
+            return Ok(if order { meta.parent } else { None });
+        }
+        if order && (sent || meta.state == State::Done) {
+            return Ok(Some(old));
+        }
+        if sent {
             let sent_as = meta.delivered_as.unwrap_or_else(|| meta.state.label());
             let note = format!(
                 "changed at the source after revision {old} was sent ({sent_as}): \
@@ -179,7 +197,7 @@ impl<'t> Tables<'t> {
             );
             self.transition(Transition::to(new, State::Held, note), now)?;
         }
-        Ok(())
+        Ok(None)
     }
 
     fn set_state_index(

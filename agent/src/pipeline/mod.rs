@@ -22,6 +22,8 @@ use crate::mapping::{check_rows, import::ImportRow, ticket::map_ticket};
 use crate::shop::order::Order;
 use crate::store::{encode, Dest, DocMeta, Intake, Kind, State, Store, StoreError, Transition};
 
+mod amend;
+
 /// Documents decided per commit.
 const CHUNK: usize = 256;
 
@@ -64,6 +66,8 @@ pub struct PassReport {
     pub quarantined: usize,
     /// Invoices split from exports.
     pub invoices_split: usize,
+    /// Amendments (credit notes) made for orders that changed.
+    pub amendments: usize,
 }
 
 /// Decides on every stored document.
@@ -75,10 +79,16 @@ pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreErr
             return Ok(report);
         }
         let mut transitions = Vec::with_capacity(docs.len());
+        let mut amendments = Vec::new();
         for meta in &docs {
             let body = store.body(meta.id)?;
             let t = match meta.kind {
-                Kind::WebOrder => decide_order(meta, &body, site),
+                Kind::WebOrder => {
+                    let (t, amendment) = amend::decide_order(store, meta, &body, site)?;
+                    amendments.extend(amendment);
+                    t
+                }
+                Kind::Amendment => amend::decide_amendment(meta, &body, site),
                 Kind::Ticket => decide_ticket(meta, &body, site),
                 Kind::Invoice => decide_invoice(meta, &body, site),
                 Kind::InvoiceExport => split_export(store, meta, &body, site, &mut report)?,
@@ -86,6 +96,9 @@ pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreErr
                 // queueing (see `fleet`): queue it now.
                 Kind::Telemetry => {
                     Transition::to(meta.id, State::Queued(Dest::Fleet), "for the fleet")
+                }
+                Kind::ShopNote => {
+                    Transition::to(meta.id, State::Queued(Dest::Shop), "for the shop")
                 }
             };
             match t.to {
@@ -97,7 +110,10 @@ pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreErr
             log_decision(meta, &t);
             transitions.push(t);
         }
-        store.apply(transitions)?;
+        // An amendment is stored in the same commit that marks its revision
+        // done: a crash leaves both or neither.
+        report.amendments += amendments.len();
+        store.intake_and_apply(amendments, transitions)?;
     }
 }
 
@@ -111,7 +127,7 @@ fn log_decision(meta: &DocMeta, t: &Transition) {
 }
 
 fn queue_rows(meta: &DocMeta, rows: Vec<ImportRow>, site: &Site) -> Transition {
-    if let Err(e) = check_rows(&rows, &site.import_dialect) {
+    if let Err(e) = check_rows(&rows, &site.import_dialect, &site.rules) {
         return Transition::to(meta.id, State::Quarantined, e.to_string());
     }
     match encode(&rows) {
@@ -127,25 +143,14 @@ fn queue_rows(meta: &DocMeta, rows: Vec<ImportRow>, site: &Site) -> Transition {
     }
 }
 
-fn decide_order(meta: &DocMeta, body: &[u8], site: &Site) -> Transition {
-    let order: Order = match serde_json::from_slice(body) {
-        Ok(order) => order,
-        Err(e) => {
-            let reason = format!(
-                "order {}: not a readable WooCommerce order: {e}",
-                meta.external_id
-            );
-            return Transition::to(meta.id, State::Quarantined, reason);
-        }
-    };
+/// Decides an order sent for the first time (see `amend` for the others).
+fn decide_new_order(meta: &DocMeta, order: &Order, site: &Site) -> Transition {
     let cx = Context {
         rules: &site.rules,
         clients: &site.clients,
         tz: &site.tz,
     };
-    // TODO: refunds listed on the order are not sent yet; they become
-    // amendment documents (credit notes) with the mapping work of issue 5.
-    match map_order(&order, &cx) {
+    match map_order(order, &cx) {
         Ok(OrderDecision::Send(rows)) => queue_rows(meta, rows, site),
         Ok(OrderDecision::Hold(reason)) => Transition::to(meta.id, State::Held, reason),
         Err(e) => Transition::to(meta.id, State::Quarantined, e.to_string()),

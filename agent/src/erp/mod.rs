@@ -9,6 +9,13 @@
 //! (same name, same bytes); a staged one is only renamed if its temporary
 //! file is still there, and never rewritten, since the ERP may have taken
 //! and removed the file already.
+//!
+//! Files go at most `max_files_per_minute` a minute ([`throttle`]), and the
+//! ERP's answers (a done folder, rejection files) confirm or quarantine
+//! what was delivered ([`replies`]).
+
+pub mod replies;
+pub mod throttle;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,14 +28,23 @@ use sha2::{Digest, Sha256};
 
 use crate::mapping::import::{render_file, ImportRow};
 use crate::store::{decode, Batch, Dest, Intake, IntakeOutcome, Kind, State, Store, StoreError};
+use throttle::FileRate;
 
 /// Where and how the ERP exchanges files.
 #[derive(Debug, Clone)]
 pub struct ErpSettings {
     /// Folder the ERP imports order files from.
     pub import_dir: PathBuf,
-    /// Folder the ERP moves imported files to, if it does.
+    /// Folder the ERP moves imported files to, if it does. When set, the
+    /// ERP's answers are read: a file found there is confirmed, a rejection
+    /// file beside an import file quarantines what it refuses.
     pub import_done_dir: Option<PathBuf>,
+    /// Name of the rejection file the ERP writes beside an import file it
+    /// refuses in part (`{name}`: the import file's name, `{stem}`: without
+    /// its extension), relative to the import folder.
+    pub rejection_name: String,
+    /// At most this many import files a minute (0: no limit).
+    pub max_files_per_minute: u32,
     /// Folder the ERP drops its invoice exports in.
     pub export_dir: PathBuf,
     /// Dialect of import files.
@@ -54,6 +70,8 @@ impl ErpSettings {
             dialect: Dialect::french_erp(),
             max_docs_per_file: 100,
             export_settle: std::time::Duration::ZERO,
+            rejection_name: "{name}.rej".to_string(),
+            max_files_per_minute: 0,
         }
     }
 }
@@ -78,21 +96,46 @@ pub struct DeliveryReport {
     pub documents: usize,
     /// Batches found already written after a crash.
     pub recovered: usize,
+    /// True if documents were left queued because the file rate was reached.
+    pub throttled: bool,
 }
 
-/// Writes every queued document to import files.
+/// Writes every queued document to import files, with no rate limit.
 pub fn deliver_imports(
     store: &Store,
     settings: &ErpSettings,
     tz: &TimeZone,
+) -> Result<DeliveryReport, ErpError> {
+    deliver_imports_limited(store, settings, tz, &mut FileRate::unlimited())
+}
+
+/// Writes queued documents to import files as long as `rate` has room;
+/// the rest stays queued for a later round. A batch left open by a crash
+/// is finished first, whatever the rate: its name is already promised.
+pub fn deliver_imports_limited(
+    store: &Store,
+    settings: &ErpSettings,
+    tz: &TimeZone,
+    rate: &mut FileRate,
 ) -> Result<DeliveryReport, ErpError> {
     let mut report = DeliveryReport::default();
     spool::ensure_dir(&settings.import_dir)?;
     for batch in store.open_batches(Dest::Erp)? {
         report.recovered += 1;
         deliver_batch(store, settings, &batch, &mut report)?;
+        rate.record(Timestamp::now());
     }
     loop {
+        if rate.room(Timestamp::now()) == 0 {
+            report.throttled = !store.in_state(State::Queued(Dest::Erp), 1)?.is_empty();
+            if report.throttled {
+                tracing::warn!(
+                    per_minute = settings.max_files_per_minute,
+                    "ERP file rate reached: the rest stays queued for the next minute"
+                );
+            }
+            return Ok(report);
+        }
         let queued = store.in_state(State::Queued(Dest::Erp), settings.max_docs_per_file.max(1))?;
         if queued.is_empty() {
             return Ok(report);
@@ -105,6 +148,7 @@ pub fn deliver_imports(
             .to_string();
         let batch = store.create_batch(Dest::Erp, &ids, |n| format!("CMD_{day}_{n:06}.csv"))?;
         deliver_batch(store, settings, &batch, &mut report)?;
+        rate.record(Timestamp::now());
     }
 }
 
@@ -217,7 +261,7 @@ pub fn take_exports(
 }
 
 /// Has the file stopped changing for `settle`?
-fn settled(path: &Path, settle: std::time::Duration) -> bool {
+pub(crate) fn settled(path: &Path, settle: std::time::Duration) -> bool {
     if settle.is_zero() {
         return true;
     }
