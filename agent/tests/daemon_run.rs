@@ -89,6 +89,12 @@ async fn the_daemon_runs_a_day_answers_operators_and_stops_cleanly() {
         &std::fs::read(sample("woocommerce/orders-2026-12-02.json")).expect("orders"),
     )
     .expect("orders JSON");
+    // An order of a known customer, to look for its notes at the shop.
+    let noted = orders
+        .iter()
+        .filter(|o| o["status"] == "processing")
+        .filter_map(|o| o["id"].as_u64())
+        .collect::<Vec<_>>();
     let missing = orders
         .iter()
         .find(|o| o["status"] == "processing" && o["customer_id"].as_u64().unwrap_or(0) != 0)
@@ -303,6 +309,33 @@ client_id = "relais-daemon-test"
     wait_for("the invoices at the shop", Duration::from_secs(120), || {
         (shop.invoices().len() >= expected_invoices).then_some(())
     });
+
+    // The shop was told: a note when the ERP took each order and one when
+    // its invoice was published, each once.
+    let (order_id, notes) = wait_for("order notes at the shop", Duration::from_secs(60), || {
+        noted.iter().find_map(|&id| {
+            let notes: Vec<String> = shop
+                .notes(id)
+                .iter()
+                .filter_map(|n| n["note"].as_str().map(str::to_string))
+                .collect();
+            let erp = notes.iter().any(|n| n.contains("transmise à l'ERP"));
+            let invoice = notes.iter().any(|n| n.contains("facture"));
+            (erp && invoice).then_some((id, notes))
+        })
+    });
+    let mut markers: Vec<&str> = notes
+        .iter()
+        .filter_map(|n| n.rsplit_once("[relais:").map(|(_, m)| m))
+        .collect();
+    let count = markers.len();
+    markers.sort_unstable();
+    markers.dedup();
+    assert_eq!(
+        markers.len(),
+        count,
+        "a note posted twice on order {order_id}: {notes:?}"
+    );
 
     // SIGTERM: the daemon drains and exits 0, and takes its socket away.
     let pid = daemon.child.id().to_string();
