@@ -5,13 +5,19 @@
 //! store's commit has returned. Tickets arriving together share one commit.
 //! The event loop runs in its own task and never waits on the store, so
 //! keep-alives flow while a commit syncs.
+//!
+//! A register that lost its session asks on `<root>/pos/<register>/resync`
+//! which of its tickets since a time are held, and Relais answers on
+//! `.../resync/answer` with their numbers, so that it resends only the
+//! others (resending all would be safe too: the dedup key makes a ticket
+//! sent twice a no-op).
 
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
-use pos_bridge::protocol::{Ack, AckStatus, Topics};
+use pos_bridge::protocol::{Ack, AckStatus, ResyncAnswer, ResyncRequest, Topics};
 use pos_bridge::ticket::Ticket;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
@@ -51,7 +57,7 @@ pub async fn run_intake(
         tx,
         subscribed,
         shutdown.clone(),
-        topics.ticket_filter(),
+        vec![topics.ticket_filter(), topics.resync_filter()],
     ));
     let mut totals = IntakeCounts::default();
     while !*shutdown.borrow() {
@@ -66,6 +72,15 @@ pub async fn run_intake(
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
+        }
+        let (resyncs, batch): (Vec<Publish>, Vec<Publish>) = batch
+            .into_iter()
+            .partition(|p| topics.resync_register(&p.topic).is_some());
+        for request in &resyncs {
+            answer_resync(&store, &client, &topics, request).await;
+        }
+        if batch.is_empty() {
+            continue;
         }
         // A store failure (disk full, I/O error) leaves the batch
         // unacknowledged: it is retried here until it commits, and the
@@ -101,7 +116,7 @@ async fn pump_events(
     tx: mpsc::Sender<Publish>,
     mut subscribed: Option<tokio::sync::oneshot::Sender<()>>,
     mut shutdown: watch::Receiver<bool>,
-    filter: String,
+    filters: Vec<String>,
 ) {
     let backoff = Backoff {
         base: Duration::from_millis(200),
@@ -116,7 +131,10 @@ async fn pump_events(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 failures = 0;
-                if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                let wanted = filters
+                    .iter()
+                    .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                if let Err(e) = client.try_subscribe_many(wanted) {
                     tracing::warn!(error = %e, "cannot subscribe to tickets");
                 }
             }
@@ -142,6 +160,86 @@ async fn pump_events(
             }
         }
     }
+}
+
+/// Answers one resynchronisation request, then acknowledges it.
+async fn answer_resync(store: &Store, client: &AsyncClient, topics: &Topics, publish: &Publish) {
+    let register = topics
+        .resync_register(&publish.topic)
+        .unwrap_or("unknown")
+        .to_string();
+    match serde_json::from_slice::<ResyncRequest>(&publish.payload) {
+        Ok(request) => {
+            let (store2, register2) = (store.clone(), register.clone());
+            let since = request.since;
+            let held = tokio::task::spawn_blocking(move || held_since(&store2, &register2, since))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))
+                .and_then(|r| r);
+            match held {
+                Ok(held) => {
+                    tracing::info!(register = %register, since = %since, held = held.len(),
+                        "resynchronisation answered");
+                    let answer = ResyncAnswer {
+                        request: request.request,
+                        since,
+                        held,
+                    };
+                    let payload = serde_json::to_vec(&answer).unwrap_or_default();
+                    if let Err(e) = client
+                        .publish(
+                            topics.resync_answer(&register),
+                            QoS::AtLeastOnce,
+                            false,
+                            payload,
+                        )
+                        .await
+                    {
+                        tracing::warn!(error = %e, "cannot answer a resynchronisation request");
+                    }
+                }
+                // Not acknowledged: the broker delivers the request again.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the store for a resync");
+                    return;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(register = %register, error = %e, "unreadable resync request, dropped");
+        }
+    }
+    if let Err(e) = client.ack(publish).await {
+        tracing::warn!(error = %e, "cannot acknowledge a resync request");
+    }
+}
+
+/// Numbers of `register`'s tickets whose own time is at or after `since`.
+/// Scans ticket metadata received since a day before `since` (a ticket is
+/// received after it is made), then reads those tickets' bodies.
+fn held_since(
+    store: &Store,
+    register: &str,
+    since: jiff::Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    let window = since - jiff::SignedDuration::from_hours(24);
+    let mut candidates = Vec::new();
+    store.for_each_doc(|m| {
+        if m.kind == Kind::Ticket && m.received_at >= window {
+            candidates.push(m.id);
+        }
+    })?;
+    let mut held = Vec::new();
+    for id in candidates {
+        if let Ok(ticket) = Ticket::parse(&store.body(id)?) {
+            if ticket.register == register && ticket.at >= since {
+                held.push(ticket.ticket);
+            }
+        }
+    }
+    held.sort();
+    held.dedup();
+    Ok(held)
 }
 
 /// What a payload is, as far as intake needs to know.

@@ -56,6 +56,30 @@ impl Topics {
         format!("{}/pos/{register}/ack", self.root)
     }
 
+    /// Filter Relais subscribes to for resynchronisation requests.
+    pub fn resync_filter(&self) -> String {
+        format!("{}/pos/+/resync", self.root)
+    }
+
+    /// Topic a register asks on: which of my tickets since a time are held?
+    pub fn resync(&self, register: &str) -> String {
+        format!("{}/pos/{register}/resync", self.root)
+    }
+
+    /// Topic Relais answers a register's resynchronisation request on.
+    pub fn resync_answer(&self, register: &str) -> String {
+        format!("{}/pos/{register}/resync/answer", self.root)
+    }
+
+    /// The register named in a resynchronisation request topic.
+    pub fn resync_register<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        let rest = topic
+            .strip_prefix(self.root.as_str())?
+            .strip_prefix("/pos/")?;
+        let register = rest.strip_suffix("/resync")?;
+        (!register.is_empty() && !register.contains('/')).then_some(register)
+    }
+
     /// The register named in a ticket topic, if the topic is one.
     pub fn register_of<'t>(&self, topic: &'t str) -> Option<&'t str> {
         let rest = topic
@@ -64,6 +88,28 @@ impl Topics {
         let register = rest.strip_suffix("/ticket")?;
         (!register.is_empty() && !register.contains('/')).then_some(register)
     }
+}
+
+/// A register's question after it lost its session (a broker that lost
+/// its state, a register restored from a backup): which of my tickets
+/// since `since` does Relais hold? It then sends again only the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncRequest {
+    /// Echoed in the answer.
+    pub request: String,
+    /// Tickets whose own time (`at`) is at or after this instant.
+    pub since: jiff::Timestamp,
+}
+
+/// Relais's answer to a [`ResyncRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResyncAnswer {
+    /// The request's id.
+    pub request: String,
+    /// The request's `since`.
+    pub since: jiff::Timestamp,
+    /// Numbers of this register's tickets held since then, sorted.
+    pub held: Vec<String>,
 }
 
 /// What became of a ticket.

@@ -76,6 +76,15 @@ async fn pause(
     }
 }
 
+/// Beats every [`IDLE_BEAT`] until dropped: for long async work that is
+/// bounded by its own timeouts.
+async fn beat_forever(beat: &Heartbeat) {
+    loop {
+        tokio::time::sleep(IDLE_BEAT).await;
+        beat.beat();
+    }
+}
+
 fn read_day(store: &Store, name: &str) -> Option<Date> {
     store.cursor(name).ok().flatten()?.parse().ok()
 }
@@ -115,6 +124,7 @@ pub(super) async fn pull_loop(mut p: Puller) -> anyhow::Result<()> {
             let result = tokio::select! {
                 result = pull => Some(result),
                 _ = p.shutdown.changed() => None,
+                () = beat_forever(&p.beat) => None,
             };
             match result {
                 None => return Ok(()),
@@ -322,7 +332,13 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
             Err(e) => tracing::error!(error = %e, "delivery round panicked"),
         }
         if let Some(client) = &d.shop {
-            publish(&d, client).await;
+            // Uploads are network calls with timeouts and bounded retries,
+            // not a hang; a long publishing run must not starve the
+            // watchdog, so the worker beats while it lasts.
+            tokio::select! {
+                () = publish(&d, client) => {}
+                () = beat_forever(&d.beat) => {}
+            }
         }
         if let Some(at) = expected_at {
             export_alert(&d.store, at, &d.tz);
