@@ -59,6 +59,16 @@ impl Encoding {
         }
     }
 
+    /// The encoding's usual name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Windows1252 => "windows-1252",
+            Encoding::Iso885915 => "ISO-8859-15",
+            Encoding::Cp850 => "CP850",
+        }
+    }
+
     /// Decodes a whole text; bytes that are not valid in the encoding become
     /// U+FFFD (callers check for it to name the field). A UTF-8 byte-order
     /// mark is removed.

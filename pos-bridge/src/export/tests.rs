@@ -29,7 +29,7 @@ fn rows_are_grouped_into_invoices_in_file_order() {
     let text = [
         HEADER.to_string(),
         row("FA1", "WEB", "6", "57,60", "3,17", "60,77"),
-        row("FA1", "CPT", "4,276", "123,58", "6,80", "130,38"),
+        row("FA1", "CPT", "12,873", "123,58", "6,80", "130,38"),
         row("FA2", "WEB", "1", "9,60", "0,53", "10,13"),
     ]
     .join("\r\n");
@@ -40,7 +40,7 @@ fn rows_are_grouped_into_invoices_in_file_order() {
     };
     assert_eq!(first.number, "FA1");
     assert_eq!(first.lines.len(), 2);
-    assert_eq!(first.lines[1].quantity, dec!(4.276));
+    assert_eq!(first.lines[1].quantity, dec!(12.873));
     assert_eq!(first.lines[1].source_line, 3);
     assert_eq!(first.totals().ttc, dec!(191.15));
 }
@@ -178,4 +178,32 @@ fn an_invoice_split_across_the_file_is_held_the_second_time() {
     ];
     let items = read(&text.join("\r\n"));
     assert!(matches!(items[2], ExportItem::Held(_)));
+}
+
+#[test]
+fn a_line_whose_figures_contradict_each_other_holds_its_invoice_with_the_difference() {
+    let text = [
+        HEADER.to_string(),
+        // 6 x 9,60 = 57,60, but the VAT says 3,22 where 5,5 % gives 3,168.
+        row("FA1", "WEB", "6", "57,60", "3,22", "60,82"),
+        row("FA2", "WEB", "1", "9,60", "0,53", "10,13"),
+    ]
+    .join("\r\n");
+    let items = read(&text);
+    let ExportItem::Held(held) = &items[0] else {
+        panic!("not held: {:?}", items[0])
+    };
+    assert_eq!(held.problems.len(), 1, "{:?}", held.problems);
+    let problem = &held.problems[0];
+    assert_eq!(problem.column.as_deref(), Some("MontantTVA"));
+    assert!(problem.expected.contains("3,17"), "{}", problem.expected);
+    assert!(
+        problem.expected.contains("difference of 0,052"),
+        "{}",
+        problem.expected
+    );
+    assert!(
+        matches!(items[1], ExportItem::Invoice(_)),
+        "the rest goes on"
+    );
 }
