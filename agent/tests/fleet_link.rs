@@ -8,6 +8,9 @@ use relais::fleet::{FleetLink, Telemetry};
 use relais::store::{Dest, State, Store};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
+/// The uplink share the backlog may use, in bytes per second.
+const RATE: u64 = 20_000;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
     let dir = tempfile::tempdir().expect("dir");
@@ -24,7 +27,7 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
         box_id: "box-test".into(),
         topic_root: "fleet-test".into(),
         telemetry_every: Duration::from_millis(20),
-        max_bytes_per_second: 200_000,
+        max_bytes_per_second: RATE,
         keep: Duration::from_secs(3600),
         store_path: path.clone(),
         tls: None,
@@ -57,6 +60,8 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
         .await
         .expect("subscribe");
     let mut received: Vec<Telemetry> = Vec::new();
+    // (arrival, payload size) of each snapshot, to measure the pace.
+    let mut arrivals: Vec<(Instant, usize)> = Vec::new();
     let mut online = false;
     let deadline = Instant::now() + Duration::from_secs(60);
     while received.len() < 15 || !online {
@@ -73,6 +78,7 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
             if p.topic.ends_with("/state") {
                 online |= p.payload.as_ref() == b"online";
             } else {
+                arrivals.push((Instant::now(), p.payload.len()));
                 received.push(serde_json::from_slice(&p.payload).expect("telemetry JSON"));
             }
         }
@@ -87,5 +93,12 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
     sorted.dedup();
     assert_eq!(times, sorted, "out of order or doubled");
     assert!(received.iter().all(|t| t.box_id == "box-test"));
+    // The backlog went at the configured pace: the bytes sent before the
+    // last arrival took at least bytes / RATE seconds.
+    let (first, last) = (arrivals[0].0, arrivals[arrivals.len() - 1].0);
+    let paced: usize = arrivals[..arrivals.len() - 1].iter().map(|(_, n)| n).sum();
+    let rate = paced as f64 / (last - first).as_secs_f64().max(1e-3);
+    println!("backlog sent at {rate:.0} B/s (limit {RATE})");
+    assert!(rate <= RATE as f64 * 1.1, "backlog sent at {rate:.0} B/s, over {RATE}");
     assert!(received[0].store_bytes > 0);
 }
