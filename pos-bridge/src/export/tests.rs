@@ -184,7 +184,7 @@ fn an_invoice_split_across_the_file_is_held_the_second_time() {
 fn a_line_whose_figures_contradict_each_other_holds_its_invoice_with_the_difference() {
     let text = [
         HEADER.to_string(),
-        // 6 x 9,60 = 57,60, but the VAT says 3,22 where 5,5 % gives 3,168.
+        // 5,5 % of 57,60 is 3,168, but the VAT says 3,22.
         row("FA1", "WEB", "6", "57,60", "3,22", "60,82"),
         row("FA2", "WEB", "1", "9,60", "0,53", "10,13"),
     ]
