@@ -99,6 +99,9 @@ async fn telemetry_waits_on_disk_for_the_broker_and_arrives_in_order() {
     let paced: usize = arrivals[..arrivals.len() - 1].iter().map(|(_, n)| n).sum();
     let rate = paced as f64 / (last - first).as_secs_f64().max(1e-3);
     println!("backlog sent at {rate:.0} B/s (limit {RATE})");
-    assert!(rate <= RATE as f64 * 1.1, "backlog sent at {rate:.0} B/s, over {RATE}");
+    assert!(
+        rate <= RATE as f64 * 1.1,
+        "backlog sent at {rate:.0} B/s, over {RATE}"
+    );
     assert!(received[0].store_bytes > 0);
 }
