@@ -6,6 +6,11 @@
 //! - resident memory with 1k, 10k and 100k documents queued;
 //! - drain rate of that backlog into ERP import files;
 //! - time to reopen the store and answer (restart).
+//!
+//! [`spike`] measures a sales-event day: mapping rate and drain time at the
+//! configured ERP rate (`cargo bench -p relais --bench spike`).
+
+pub mod spike;
 
 use std::fs::OpenOptions;
 use std::io::Write;

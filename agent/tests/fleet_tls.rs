@@ -242,6 +242,7 @@ async fn three_boxes_report_over_tls_and_obey_only_signed_commands() {
     let mut replies: Vec<Reply> = Vec::new();
     let mut sent = false;
     let mut tampered_sent = false;
+    let mut box2_ready = false;
     let deadline = Instant::now() + Duration::from_secs(90);
     while replies.is_empty() || reporting.len() < 3 {
         assert!(
@@ -263,6 +264,14 @@ async fn three_boxes_report_over_tls_and_obey_only_signed_commands() {
             match parts.as_slice() {
                 ["fleet", id, "telemetry"] => {
                     reporting.insert(id.to_string());
+                    // The command is sent once box-2 says both its orders
+                    // are in quarantine (before that, there is nothing to
+                    // release yet).
+                    let t: relais::fleet::Telemetry =
+                        serde_json::from_slice(&p.payload).expect("telemetry");
+                    if *id == "box-2" && t.quarantined >= 2 {
+                        box2_ready = true;
+                    }
                 }
                 ["fleet", id, "state"] if p.payload.as_ref() == b"online" => {
                     online.insert(id.to_string());
@@ -275,7 +284,7 @@ async fn three_boxes_report_over_tls_and_obey_only_signed_commands() {
         }
         // Once box-2 reports, its ERP learns the customer and the fleet
         // releases one order there; a tampered copy tries the other.
-        if !sent && reporting.contains("box-2") {
+        if !sent && box2_ready {
             let erp = daemons[1].1.join("erp");
             let mut file = clients.clone();
             file.extend_from_slice(b"C009077;77;Client cree ce jour;c@example.test;;\r\n");

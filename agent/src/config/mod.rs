@@ -374,6 +374,14 @@ impl Config {
                 return Err(config.bad("status_page.refresh_seconds", "at least 1", "0"));
             }
         }
+        if let Err((key, expected, found)) = config.site.rules.check() {
+            let key = match key {
+                "currency" => "site.rules.currency",
+                "unknown_sku" => "site.rules.unknown_sku",
+                _ => "site.rules.articles",
+            };
+            return Err(config.bad(key, expected, &found));
+        }
         if config.erp.max_docs_per_file == 0 {
             return Err(config.bad("erp.max_docs_per_file", "at least 1", "0"));
         }
@@ -628,6 +636,7 @@ fn read_credentials(path: &Path) -> Result<(String, String), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::site::{DeletedProduct, UnknownSku};
 
     #[test]
     fn the_default_file_is_a_valid_configuration() {
@@ -660,7 +669,10 @@ mod tests {
                         || rest.starts_with("fee")
                         || rest.starts_with("currency")
                         || rest.starts_with("refund")
-                        || rest.starts_with("required") =>
+                        || rest.starts_with("required")
+                        || rest.starts_with("unknown_sku")
+                        || rest.starts_with("vat_rounding")
+                        || rest.starts_with("erp_decimals") =>
                 {
                     rest.to_string()
                 }
@@ -683,6 +695,56 @@ mod tests {
             config.site.rules.required_columns,
             defaults.required_columns
         );
+        assert_eq!(config.site.rules.deleted_product, defaults.deleted_product);
+        assert_eq!(config.site.rules.unknown_sku, defaults.unknown_sku);
+        assert_eq!(config.site.rules.vat_rounding, defaults.vat_rounding);
+        assert_eq!(config.site.rules.erp_decimals, defaults.erp_decimals);
+    }
+
+    #[test]
+    fn the_commented_articles_table_and_every_unknown_sku_rule_parse() {
+        let with_table = |rule: &str| {
+            DEFAULT
+                .replace("# unknown_sku = \"keep\"", &format!("unknown_sku = {rule}"))
+                .replace("# [site.rules.articles]", "[site.rules.articles]")
+                .replace("# \"FL-TOM-GRAP-5K\"", "\"FL-TOM-GRAP-5K\"")
+        };
+        let config = Config::parse(&with_table("\"hold\""), Path::new("x")).expect("hold");
+        assert_eq!(config.site.rules.unknown_sku, UnknownSku::Hold);
+        assert_eq!(config.site.rules.articles["FL-TOM-GRAP-5K"], "100234");
+        let text = with_table("{ article = \"DIVERS\" }");
+        let config = Config::parse(&text, Path::new("x")).expect("fallback");
+        assert_eq!(
+            config.site.rules.unknown_sku,
+            UnknownSku::Article("DIVERS".into())
+        );
+        let text = DEFAULT.replace(
+            "# deleted_product = \"article\"",
+            "deleted_product = \"hold\"",
+        );
+        let config = Config::parse(&text, Path::new("x")).expect("deleted hold");
+        assert_eq!(config.site.rules.deleted_product, DeletedProduct::Hold);
+    }
+
+    #[test]
+    fn rules_that_cannot_work_are_refused_with_their_key() {
+        let bad = |from: &str, to: &str| {
+            let text = DEFAULT.replace(from, to);
+            assert_ne!(text, DEFAULT, "{from}");
+            Config::parse(&text, Path::new("x"))
+                .expect_err(to)
+                .to_string()
+        };
+        let message = bad("# currency = \"EUR\"", "currency = \"JPY\"");
+        assert!(
+            message.contains("site.rules.currency") && message.contains("JPY"),
+            "{message}"
+        );
+        let message = bad("# unknown_sku = \"keep\"", "unknown_sku = \"hold\"");
+        assert!(message.contains("site.rules.unknown_sku"), "{message}");
+        let yen_ledger = "currency = \"JPY\"\nerp_decimals = 0";
+        let text = DEFAULT.replace("# currency = \"EUR\"", yen_ledger);
+        assert!(Config::parse(&text, Path::new("x")).is_ok());
     }
 
     #[test]

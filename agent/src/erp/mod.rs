@@ -118,15 +118,33 @@ pub fn deliver_imports_limited(
     tz: &TimeZone,
     rate: &mut FileRate,
 ) -> Result<DeliveryReport, ErpError> {
+    deliver_imports_at(store, settings, tz, rate, Timestamp::now())
+}
+
+/// [`deliver_imports_limited`] as if the round ran at `now` (a round takes
+/// milliseconds; the rate counts minutes). The spike benchmark drives it
+/// with a simulated clock to find the drain time without waiting for it.
+pub fn deliver_imports_at(
+    store: &Store,
+    settings: &ErpSettings,
+    tz: &TimeZone,
+    rate: &mut FileRate,
+    now: Timestamp,
+) -> Result<DeliveryReport, ErpError> {
     let mut report = DeliveryReport::default();
     spool::ensure_dir(&settings.import_dir)?;
     for batch in store.open_batches(Dest::Erp)? {
         report.recovered += 1;
         deliver_batch(store, settings, &batch, &mut report)?;
-        rate.record(Timestamp::now());
+        rate.record(now);
     }
+    let day = now
+        .to_zoned(tz.clone())
+        .date()
+        .strftime("%Y%m%d")
+        .to_string();
     loop {
-        if rate.room(Timestamp::now()) == 0 {
+        if rate.room(now) == 0 {
             report.throttled = !store.in_state(State::Queued(Dest::Erp), 1)?.is_empty();
             if report.throttled {
                 tracing::warn!(
@@ -141,14 +159,9 @@ pub fn deliver_imports_limited(
             return Ok(report);
         }
         let ids: Vec<u64> = queued.iter().map(|m| m.id).collect();
-        let day = Timestamp::now()
-            .to_zoned(tz.clone())
-            .date()
-            .strftime("%Y%m%d")
-            .to_string();
         let batch = store.create_batch(Dest::Erp, &ids, |n| format!("CMD_{day}_{n:06}.csv"))?;
         deliver_batch(store, settings, &batch, &mut report)?;
-        rate.record(Timestamp::now());
+        rate.record(now);
     }
 }
 

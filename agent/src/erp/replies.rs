@@ -94,7 +94,7 @@ pub fn read_rejection(
         file: file.to_string(),
         problem,
     };
-    let text = dialect.encoding.encoding().decode(bytes).0.into_owned();
+    let text = dialect.encoding.decode(bytes).into_owned();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(dialect.separator as u8)
         .flexible(true)

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::import::{ImportRow, RowType};
 use super::order::{line_rate, Context};
+use super::site::ArticleCode;
 use super::MappingError;
 use crate::shop::order::{Meta, Order};
 
@@ -374,10 +375,13 @@ fn refund_line(
     } else {
         line.sku.as_str()
     };
-    let article = if sku.trim().is_empty() {
-        cx.rules.deleted_product_article.as_str()
-    } else {
-        sku
+    // The order itself went through, so its SKU had an article: a rule
+    // changed since to `hold` still credits under the SKU rather than lose
+    // the refund.
+    let article = match cx.rules.article_for(sku.trim()) {
+        _ if sku.trim().is_empty() => cx.rules.deleted_product_article.as_str(),
+        ArticleCode::Known(code) | ArticleCode::Fallback(code) => code,
+        ArticleCode::Held => sku,
     };
     let name = if line.name.is_empty() {
         original.map(|i| i.name.as_str()).unwrap_or_default()

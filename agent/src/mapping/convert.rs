@@ -46,6 +46,12 @@ fn load(mapping: Option<&Path>) -> anyhow::Result<(SiteRules, Clients)> {
         .with_context(|| format!("cannot read the mapping file {}", path.display()))?;
     let file: MappingFile =
         toml::from_str(&text).with_context(|| format!("mapping file {}", path.display()))?;
+    if let Err((key, expected, found)) = file.rules.check() {
+        anyhow::bail!(
+            "mapping file {}: rules.{key}: expected {expected}, found {found:?}",
+            path.display()
+        );
+    }
     let clients = match file.clients {
         Some(clients) => {
             let full = path.parent().unwrap_or(Path::new(".")).join(clients);

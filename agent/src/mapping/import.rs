@@ -138,10 +138,8 @@ impl ImportRow {
     /// Checks that every text field can be written in the file's encoding,
     /// so the ERP never receives a replaced character.
     pub fn check_encoding(&self, dialect: &Dialect) -> Result<(), EncodingError> {
-        let encoding = dialect.encoding.encoding();
         for (field, text) in self.texts() {
-            let (_, _, unmappable) = encoding.encode(text);
-            if unmappable {
+            if dialect.encoding.encode(text).is_err() {
                 let reference = self.reference.clone();
                 return Err(EncodingError {
                     reference,
@@ -187,7 +185,25 @@ pub fn render_file<'a>(
     } else {
         text.replace('\n', &dialect.line_end)
     };
-    dialect.encoding.encoding().encode(&text).0.into_owned()
+    // Every text was checked by `check_encoding`; a character that still
+    // cannot be written (a row that skipped the check) becomes `?`, never
+    // a silent byte of another code page.
+    match dialect.encoding.encode(&text) {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let safe: String = text
+                .chars()
+                .map(|c| {
+                    if dialect.encoding.encode(c.encode_utf8(&mut [0; 4])).is_ok() {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            dialect.encoding.encode(&safe).unwrap_or_default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -261,7 +277,7 @@ pub struct ReadRow {
 
 /// Reads an import file written by [`render_file`] back into rows.
 pub fn read_file(bytes: &[u8], dialect: &Dialect) -> Result<Vec<ReadRow>, String> {
-    let text = dialect.encoding.encoding().decode(bytes).0.into_owned();
+    let text = dialect.encoding.decode(bytes).into_owned();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(dialect.separator as u8)
         .from_reader(pos_bridge::line_ends::NormalizeLineEnds::new(

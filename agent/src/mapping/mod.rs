@@ -41,7 +41,7 @@ pub fn check_rows(
         row.check_encoding(dialect).map_err(|e| MappingError {
             document: e.reference.clone(),
             field: e.field.to_string(),
-            expected: format!("text that {} can hold", dialect.encoding.encoding().name()),
+            expected: format!("text that {} can hold", dialect.encoding.name()),
             found: e.found,
         })?;
         for (column, text) in row.texts() {

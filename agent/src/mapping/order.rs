@@ -6,7 +6,13 @@
 //! list price and the discount. Shipping and fee lines follow, then payments
 //! (`REG`), one per transaction when the order was split-paid. Nothing is
 //! recomputed from rates: the shop may round VAT per line or per total, and
-//! its figure is the one the customer paid.
+//! its figure is the one the customer paid. When it rounds per total, its
+//! unrounded line figures are brought to cents so that each rate adds up to
+//! the shop's rounded total ([`SiteRules::vat_rounding`]).
+//!
+//! Product lines go under the ERP's article for their SKU (the site's
+//! `articles` table); a SKU the ERP lacks and a line with no SKU follow the
+//! site's `unknown_sku` and `deleted_product` rules.
 
 use std::collections::BTreeMap;
 
@@ -14,9 +20,9 @@ use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 
 use super::import::{ImportRow, RowType};
-use super::site::{Clients, SiteRules};
+use super::site::{currency_problem, ArticleCode, Clients, DeletedProduct, SiteRules, VatRounding};
 use super::MappingError;
-use crate::shop::order::{LineTax, Order};
+use crate::shop::order::{LineItem, LineTax, Order};
 
 /// What to do with an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +72,9 @@ pub fn map_order(order: &Order, cx: &Context<'_>) -> Result<OrderDecision, Mappi
 /// compares a refunded order's sale with what the ERP holds).
 pub fn map_sold(order: &Order, cx: &Context<'_>) -> Result<Vec<ImportRow>, MappingError> {
     let err = |field: &str, expected: &str, found: &str| error(order, field, expected, found);
+    if let Some(problem) = currency_problem(&order.currency, cx.rules.erp_decimals) {
+        return Err(err("currency", &problem, &order.currency));
+    }
     if order.currency != cx.rules.currency {
         return Err(err("currency", &cx.rules.currency, &order.currency));
     }
@@ -81,6 +90,10 @@ pub fn map_sold(order: &Order, cx: &Context<'_>) -> Result<Vec<ImportRow>, Mappi
     builder.articles(cx)?;
     builder.coupons(cx);
     builder.shipping_and_fees(cx)?;
+    if cx.rules.vat_rounding == VatRounding::Total {
+        spread_to_cents(&mut builder.rows);
+    }
+    check_decimals(order, &builder.rows, cx.rules.erp_decimals)?;
     let goods: Decimal = builder.rows.iter().map(|r| r.amount_ttc).sum();
     if goods != order.total {
         let expected = format!("rows adding up to the order total {}", order.total);
@@ -202,17 +215,51 @@ impl RowBuilder<'_> {
             })
     }
 
-    fn articles(&mut self, cx: &Context<'_>) -> Result<(), MappingError> {
-        for item in &self.order.line_items {
-            let deleted = item.sku.trim().is_empty();
-            let article = if deleted {
-                &cx.rules.deleted_product_article
-            } else {
-                &item.sku
+    /// The ERP article of product line `n`, and the `Info` to write when
+    /// it is not the line's own SKU.
+    fn article_of(
+        &self,
+        n: usize,
+        item: &LineItem,
+        rules: &SiteRules,
+    ) -> Result<(String, Option<String>), MappingError> {
+        let fault = |expected: String| MappingError {
+            document: format!("order {}", self.order.number),
+            field: format!("line {} (id {}, {:?}) sku", n + 1, item.id, item.name),
+            expected,
+            found: item.sku.clone(),
+        };
+        let sku = item.sku.trim();
+        if sku.is_empty() {
+            if rules.deleted_product == DeletedProduct::Hold {
+                let expected = "a SKU (deleted_product = \"hold\": a line with no SKU waits \
+                                for repair at the shop)";
+                return Err(fault(expected.to_string()));
+            }
+            let why = match item.product_id {
+                0 => "produit supprimé de la boutique".to_string(),
+                id => format!("produit {id} sans SKU"),
             };
+            let info = format!("{why} (ligne {})", item.id);
+            return Ok((rules.deleted_product_article.clone(), Some(info)));
+        }
+        match rules.article_for(sku) {
+            ArticleCode::Known(code) => Ok((code.to_string(), None)),
+            ArticleCode::Fallback(code) => {
+                Ok((code.to_string(), Some(format!("SKU boutique {sku}"))))
+            }
+            ArticleCode::Held => Err(fault(
+                "a SKU listed in the site's articles table (unknown_sku = \"hold\")".into(),
+            )),
+        }
+    }
+
+    fn articles(&mut self, cx: &Context<'_>) -> Result<(), MappingError> {
+        for (n, item) in self.order.line_items.iter().enumerate() {
+            let (article, note) = self.article_of(n, item, cx.rules)?;
             let mut row = self.priced(
                 RowType::Art,
-                article,
+                &article,
                 &item.name,
                 item.subtotal,
                 item.subtotal_tax,
@@ -227,8 +274,8 @@ impl RowBuilder<'_> {
                 .and_then(|m| m.value.as_str())
                 .unwrap_or_default()
                 .to_string();
-            if deleted {
-                row.info = format!("produit supprimé de la boutique (ligne {})", item.id);
+            if let Some(note) = note {
+                row.info = note;
             }
             self.rows.push(row);
         }
@@ -404,4 +451,86 @@ impl RowBuilder<'_> {
         }
         Ok(())
     }
+}
+
+/// Brings the rows of a shop that rounds VAT per total to cents: per VAT
+/// rate, the HT and VAT columns each add up to their exact total rounded to
+/// cents, and the cents left by rounding every row down go to the rows with
+/// the largest remainders (the first such row on a tie), so the same order
+/// always gives the same rows.
+fn spread_to_cents(rows: &mut [ImportRow]) {
+    let mut rates: Vec<Decimal> = rows.iter().filter_map(|r| r.vat_rate).collect();
+    rates.sort();
+    rates.dedup();
+    for rate in rates {
+        let at_rate: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].vat_rate == Some(rate) && rows[i].amount_ht.is_some())
+            .collect();
+        spread_column(rows, &at_rate, |r| &mut r.amount_ht);
+        spread_column(rows, &at_rate, |r| &mut r.amount_vat);
+        for &i in &at_rate {
+            let row = &mut rows[i];
+            row.amount_ttc = row.amount_ht.unwrap_or_default() + row.amount_vat.unwrap_or_default();
+        }
+    }
+}
+
+fn spread_column(
+    rows: &mut [ImportRow],
+    at: &[usize],
+    column: impl Fn(&mut ImportRow) -> &mut Option<Decimal>,
+) {
+    let cent = Decimal::new(1, 2);
+    let mut exact = Decimal::ZERO;
+    let mut floored = Decimal::ZERO;
+    let mut remainders = Vec::with_capacity(at.len());
+    for &i in at {
+        let value = column(&mut rows[i]).unwrap_or_default();
+        let down =
+            value.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToNegativeInfinity);
+        exact += value;
+        floored += down;
+        remainders.push((value - down, i));
+        *column(&mut rows[i]) = Some(down);
+    }
+    let mut cents_left = (pos_bridge::money::round_cents(exact) - floored) / cent;
+    // Largest remainder first; a stable sort keeps row order on ties.
+    remainders.sort_by_key(|r| std::cmp::Reverse(r.0));
+    for (_, i) in remainders {
+        if cents_left <= Decimal::ZERO {
+            break;
+        }
+        if let Some(value) = column(&mut rows[i]).as_mut() {
+            *value += cent;
+        }
+        cents_left -= Decimal::ONE;
+    }
+}
+
+/// Refuses an amount finer than the ERP books, naming the row and column.
+fn check_decimals(order: &Order, rows: &[ImportRow], decimals: u32) -> Result<(), MappingError> {
+    for (n, row) in rows.iter().enumerate() {
+        let columns = [
+            ("MontantHT", row.amount_ht),
+            ("MontantTVA", row.amount_vat),
+            ("MontantTTC", Some(row.amount_ttc)),
+        ];
+        for (column, value) in columns {
+            let Some(value) = value else { continue };
+            if value.normalize().scale() > decimals {
+                let expected = format!(
+                    "an amount with at most {decimals} decimals, as the ERP books (a shop \
+                     rounding VAT per total needs vat_rounding = \"total\")"
+                );
+                let field = format!(
+                    "{column} (row {} {} {})",
+                    n + 1,
+                    row.kind.code(),
+                    row.article
+                );
+                return Err(error(order, &field, &expected, &value.to_string()));
+            }
+        }
+    }
+    Ok(())
 }

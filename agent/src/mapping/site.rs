@@ -1,5 +1,7 @@
 //! What one site declares about its ERP: customer codes, payment codes, the
-//! article codes for deleted products and guests, which order statuses go.
+//! ERP's article for each shop SKU, the article codes for deleted products
+//! and guests, which order statuses go, how the shop rounds VAT and whether
+//! the ERP books in cents.
 //!
 //! The customer table is the ERP's own client file (`clients.csv`: ERP code
 //! to shop customer id), read in the site's dialect.
@@ -50,6 +52,148 @@ pub struct SiteRules {
     /// Longest text (in characters) the ERP accepts per column; checked
     /// before a document is queued. A column not listed has no limit.
     pub max_lengths: BTreeMap<String, usize>,
+    /// Shop SKU -> ERP article code, for a catalogue whose codes differ from
+    /// the ERP's. A SKU not listed follows `unknown_sku`. Empty by default:
+    /// every SKU is sent as the ERP's article code.
+    pub articles: BTreeMap<String, String>,
+    /// What to do with a SKU that `articles` does not list.
+    pub unknown_sku: UnknownSku,
+    /// What to do with a product line that has no SKU (its product was
+    /// deleted at the shop, `product_id` 0, or never had one).
+    pub deleted_product: DeletedProduct,
+    /// How the shop rounds VAT; the import always carries the shop's own
+    /// figures, never a recomputation from the rate.
+    pub vat_rounding: VatRounding,
+    /// Decimals the ERP books amounts with: 2 when it books in cents. An
+    /// order in a currency without cents (JPY...) is then refused, and so is
+    /// an amount finer than this.
+    pub erp_decimals: u32,
+}
+
+/// A SKU missing from the site's `articles` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownSku {
+    /// Send the SKU as the article code (`unknown_sku = "keep"`): right when
+    /// the table only lists the SKUs whose code differs.
+    #[default]
+    Keep,
+    /// Quarantine the order, naming the SKU (`unknown_sku = "hold"`): right
+    /// when the table is the ERP's complete article file.
+    Hold,
+    /// Send this article code and keep the SKU in `Info`
+    /// (`unknown_sku = { article = "DIVERS" }`).
+    Article(String),
+}
+
+/// A product line with no SKU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletedProduct {
+    /// Send it under `deleted_product_article`, its name and line id in
+    /// `Info`: the order and its totals reach the ERP on time, but the ERP's
+    /// stock and sales by article are wrong until someone recodes the line.
+    #[default]
+    Article,
+    /// Quarantine the order, naming the line, until the shop's order is
+    /// repaired or the rule changed and the order released: the ERP's
+    /// articles stay right, but the order waits for a person.
+    Hold,
+}
+
+/// How the shop rounds the VAT of an order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VatRounding {
+    /// Per line (WooCommerce's default): every line's VAT is already in
+    /// cents and goes as it is. A line figure finer than `erp_decimals` is
+    /// refused, naming the row.
+    #[default]
+    Line,
+    /// Per total ("round tax at subtotal level"): the shop keeps unrounded
+    /// line VAT and rounds each rate's total. Rows are brought to cents so
+    /// that each rate adds up to the shop's rounded total (largest
+    /// remainder: the cents left go to the rows that lost most).
+    Total,
+}
+
+/// Currencies with no minor unit (ISO 4217 exponent 0).
+const ZERO_DECIMAL_CURRENCIES: [&str; 16] = [
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+
+/// The number of decimals a currency's amounts have (2 unless it is one of
+/// the zero-decimal currencies).
+pub fn currency_decimals(code: &str) -> u32 {
+    if ZERO_DECIMAL_CURRENCIES.contains(&code.to_ascii_uppercase().as_str()) {
+        0
+    } else {
+        2
+    }
+}
+
+/// Why a currency cannot go to this ERP, if it cannot.
+pub fn currency_problem(code: &str, erp_decimals: u32) -> Option<String> {
+    (currency_decimals(code) < erp_decimals).then(|| {
+        format!(
+            "{code} has no cents but the ERP books in hundredths (erp_decimals = \
+             {erp_decimals}): set up an ERP ledger for {code} first"
+        )
+    })
+}
+
+/// What the site maps a SKU to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArticleCode<'a> {
+    /// The ERP's article.
+    Known(&'a str),
+    /// The fallback article for a SKU the ERP lacks.
+    Fallback(&'a str),
+    /// The SKU is unknown and the site holds such orders.
+    Held,
+}
+
+impl SiteRules {
+    /// The ERP article of a (non-empty) shop SKU.
+    pub fn article_for<'a>(&'a self, sku: &'a str) -> ArticleCode<'a> {
+        if let Some(code) = self.articles.get(sku) {
+            return ArticleCode::Known(code);
+        }
+        match &self.unknown_sku {
+            UnknownSku::Keep => ArticleCode::Known(sku),
+            UnknownSku::Hold => ArticleCode::Held,
+            UnknownSku::Article(code) => ArticleCode::Fallback(code),
+        }
+    }
+
+    /// Checks rules that contradict each other; the error names the key
+    /// (under `site.rules`), what it needs and what it has.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str, String)> {
+        if currency_problem(&self.currency, self.erp_decimals).is_some() {
+            let expected = "a currency with cents, since the ERP books in hundredths \
+                            (a currency without cents needs erp_decimals = 0)";
+            return Err(("currency", expected, self.currency.clone()));
+        }
+        if self.articles.is_empty() && self.unknown_sku != UnknownSku::Keep {
+            let expected = "\"keep\" while the articles table is empty (any other rule \
+                            would apply to every SKU)";
+            return Err(("unknown_sku", expected, format!("{:?}", self.unknown_sku)));
+        }
+        if let UnknownSku::Article(code) = &self.unknown_sku {
+            if code.trim().is_empty() {
+                return Err(("unknown_sku", "a fallback article code", code.clone()));
+            }
+        }
+        let empty = self
+            .articles
+            .iter()
+            .find(|(_, code)| code.trim().is_empty());
+        if let Some((sku, _)) = empty {
+            return Err(("articles", "an ERP article code for every SKU", sku.clone()));
+        }
+        Ok(())
+    }
 }
 
 impl Default for SiteRules {
@@ -108,6 +252,11 @@ impl Default for SiteRules {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
+            articles: BTreeMap::new(),
+            unknown_sku: UnknownSku::Keep,
+            deleted_product: DeletedProduct::Article,
+            vat_rounding: VatRounding::Line,
+            erp_decimals: 2,
         }
     }
 }
@@ -151,10 +300,15 @@ pub enum ClientsError {
 
 impl Clients {
     /// Reads the client file (`CodeClient;IdBoutique;RaisonSociale;...`).
-    pub fn read(source: impl Read, dialect: &Dialect) -> Result<Clients, ClientsError> {
-        let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-            .encoding(Some(dialect.encoding.encoding()))
-            .build(source);
+    pub fn read(mut source: impl Read, dialect: &Dialect) -> Result<Clients, ClientsError> {
+        // A client file is small: decode it whole, with the dialect's own
+        // decoder (CP850 has no encoding_rs decoder).
+        let mut bytes = Vec::new();
+        source
+            .read_to_end(&mut bytes)
+            .map_err(|e| ClientsError::Csv(csv::Error::from(e)))?;
+        let text = dialect.encoding.decode(&bytes).into_owned();
+        let decoded = std::io::Cursor::new(text.into_bytes());
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(dialect.separator as u8)
             .from_reader(pos_bridge::line_ends::NormalizeLineEnds::new(decoded));
