@@ -24,3 +24,4 @@ pub mod schedule;
 pub mod shop;
 pub mod status_page;
 pub mod store;
+pub mod update;

@@ -70,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         action: InvoicesAction,
     },
+    /// Signed update bundles and the A/B slots.
+    Update {
+        #[command(subcommand)]
+        action: relais::update::cli::UpdateAction,
+    },
     /// Documents that need a person.
     Quarantine {
         #[command(subcommand)]
@@ -316,6 +321,7 @@ fn operator(command: Command) -> anyhow::Result<ExitCode> {
         Command::Trace { id, store } => ask_and_print(&store, Request::Trace { id })?,
         Command::Quarantine { action } => quarantine(action)?,
         Command::Config { action } => return config(action),
+        Command::Update { action } => return relais::update::cli::run(action),
         Command::Orders { action } => convert(action, relais::mapping::convert::orders)?,
         Command::Tickets { action } => convert(action, relais::mapping::convert::tickets)?,
         Command::Invoices {
@@ -394,14 +400,22 @@ fn explain(error: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    // Under systemd the journal stamps each line itself and shows no
+    // colours: plain lines, no second timestamp.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             // The embedded demo broker logs every closed connection as an error.
             EnvFilter::try_from_env("RELAIS_LOG")
                 .unwrap_or_else(|_| EnvFilter::new("warn,rumqttd=off")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(!journald && std::env::var_os("NO_COLOR").is_none())
+        .with_writer(std::io::stderr);
+    if journald {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
     let cli = Cli::parse();
     #[cfg(feature = "demo")]
     let is_async = matches!(cli.command, Command::Demo { .. } | Command::Run { .. });

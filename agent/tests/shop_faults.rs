@@ -41,6 +41,8 @@ fn now_gmt() -> String {
 struct Uplink {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    /// Connections being relayed now.
+    open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Uplink {
@@ -48,7 +50,9 @@ impl Uplink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let up = Arc::new(AtomicBool::new(true));
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let flag = up.clone();
+        let count = open.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
@@ -59,8 +63,11 @@ impl Uplink {
                     continue;
                 }
                 let flag = flag.clone();
+                let count = count.clone();
+                count.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(shop).await else {
+                        count.fetch_sub(1, Ordering::SeqCst);
                         return;
                     };
                     let relay = tokio::io::copy_bidirectional(&mut client, &mut server);
@@ -73,14 +80,22 @@ impl Uplink {
                         _ = relay => {}
                         () = cut => {}
                     }
+                    count.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        Uplink { addr, up }
+        Uplink { addr, up, open }
     }
 
-    fn set(&self, up: bool) {
+    /// Cuts or restores the line; a cut returns once every connection
+    /// through it is closed (a client's pooled connection included).
+    async fn set(&self, up: bool) {
         self.up.store(up, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !up && self.open.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "relayed connections still open");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -342,7 +357,7 @@ async fn a_misbehaving_shop_still_gives_every_order_once_in_its_latest_revision(
     );
 
     // The uplink goes down for the day: pulls fail, nothing moves.
-    uplink.set(false);
+    uplink.set(false).await;
     let cursor = store.cursor(relais::shop::pull::CURSOR).expect("cursor");
     let started = Instant::now();
     let down = pull_orders(
@@ -369,7 +384,7 @@ async fn a_misbehaving_shop_still_gives_every_order_once_in_its_latest_revision(
         order["date_modified_gmt"] = now_gmt().into();
         shop.upsert_order(order).expect("upsert");
     }
-    uplink.set(true);
+    uplink.set(true).await;
     pull_until_done(&store, &client, &tz).await;
     process_stored(&store, &site).expect("decide");
     deliver_imports(&store, &settings, &tz).expect("deliver");
