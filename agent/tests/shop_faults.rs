@@ -41,6 +41,8 @@ fn now_gmt() -> String {
 struct Uplink {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    /// When set, a middlebox answers instead of the shop: TLS fails.
+    garbled: Arc<AtomicBool>,
     /// Connections being relayed now.
     open: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -53,6 +55,8 @@ impl Uplink {
         let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let flag = up.clone();
         let count = open.clone();
+        let garbled = Arc::new(AtomicBool::new(false));
+        let garble = garbled.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
@@ -60,6 +64,14 @@ impl Uplink {
                 };
                 if !flag.load(Ordering::SeqCst) {
                     drop(client);
+                    continue;
+                }
+                if garble.load(Ordering::SeqCst) {
+                    // A captive portal or a proxy speaking plain text.
+                    use tokio::io::AsyncWriteExt;
+                    let _ = client
+                        .write_all(b"HTTP/1.1 302 Found\r\nLocation: http://portal/\r\n\r\n")
+                        .await;
                     continue;
                 }
                 let flag = flag.clone();
@@ -84,7 +96,12 @@ impl Uplink {
                 });
             }
         });
-        Uplink { addr, up, open }
+        Uplink {
+            addr,
+            up,
+            garbled,
+            open,
+        }
     }
 
     /// Cuts or restores the line; a cut returns once every connection
@@ -401,6 +418,32 @@ async fn a_misbehaving_shop_still_gives_every_order_once_in_its_latest_revision(
         "outage: the failed pull gave up after {:?}",
         started.elapsed()
     );
+
+    // A middlebox on the line: the TLS handshake fails, the pull fails as
+    // transient and moves nothing; once it is gone, the pull goes on.
+    uplink.set(false).await;
+    uplink.garbled.store(true, Ordering::SeqCst);
+    uplink.set(true).await;
+    let cursor = store.cursor(relais::shop::pull::CURSOR).expect("cursor");
+    let garbled = pull_orders(
+        &store,
+        &client,
+        "2026-12-01T00:00:00Z".parse().expect("t"),
+        &tz,
+    )
+    .await;
+    match &garbled {
+        Err(PullError::Shop(e)) if e.is_transient() => {
+            println!("TLS through a middlebox: {e}");
+        }
+        other => panic!("expected a transient TLS failure, got {other:?}"),
+    }
+    assert_eq!(
+        store.cursor(relais::shop::pull::CURSOR).expect("cursor"),
+        cursor
+    );
+    uplink.garbled.store(false, Ordering::SeqCst);
+    pull_until_done(&store, &client, &tz).await;
 
     // A revoked key: one clear error, no retry loop.
     shop.inject("/wc/v3/orders", Fault::Unauthorized);
