@@ -424,14 +424,7 @@ impl Store {
     /// A new revision of a document supersedes older revisions that were not
     /// delivered yet.
     pub fn intake(&self, docs: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
-        self.write("intake", |w| {
-            let now = Timestamp::now();
-            let first = w.reserve_ids(NEXT_DOC, docs.len())?;
-            docs.into_iter()
-                .zip(first..)
-                .map(|(doc, id)| w.intake_one(doc, id, now))
-                .collect()
-        })
+        self.write("intake", |w| w.intake_all(docs, Timestamp::now()))
     }
 
     /// Applies state transitions in one commit, each with its audit entry.
@@ -455,12 +448,7 @@ impl Store {
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
         self.write("decision", |w| {
             let now = Timestamp::now();
-            let first = w.reserve_ids(NEXT_DOC, docs.len())?;
-            let outcomes = docs
-                .into_iter()
-                .zip(first..)
-                .map(|(doc, id)| w.intake_one(doc, id, now))
-                .collect::<Result<Vec<_>, _>>()?;
+            let outcomes = w.intake_all(docs, now)?;
             for t in transitions {
                 w.transition(t, now)?;
             }
@@ -661,13 +649,7 @@ impl Store {
         value: &str,
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
         self.write("intake", |w| {
-            let now = Timestamp::now();
-            let first = w.reserve_ids(NEXT_DOC, docs.len())?;
-            let outcomes = docs
-                .into_iter()
-                .zip(first..)
-                .map(|(doc, id)| w.intake_one(doc, id, now))
-                .collect::<Result<Vec<_>, _>>()?;
+            let outcomes = w.intake_all(docs, Timestamp::now())?;
             w.cursors
                 .insert(cursor, value)
                 .map_err(db("write cursor"))?;

@@ -109,6 +109,19 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
+    /// Stores documents under ids reserved once for the batch.
+    pub(super) fn intake_all(
+        &mut self,
+        docs: Vec<Intake>,
+        now: Timestamp,
+    ) -> Result<Vec<IntakeOutcome>, StoreError> {
+        let first = self.reserve_ids(super::NEXT_DOC, docs.len())?;
+        docs.into_iter()
+            .zip(first..)
+            .map(|(doc, id)| self.intake_one(doc, id, now))
+            .collect()
+    }
+
     /// Stores one document under `id` (reserved by the caller) unless it is
     /// already held.
     pub(super) fn intake_one(
