@@ -27,14 +27,9 @@ use crate::store::{encode, Dest, Intake, IntakeOutcome, Kind, State, Store, Tran
 /// Documents per commit, as the intake batches them.
 const BATCH: usize = 64;
 
-/// Resident memory of this process in KiB, from /proc.
+/// Resident memory of this process in KiB (0 where /proc cannot tell).
 pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    crate::fleet::rss_kib().unwrap_or(0)
 }
 
 fn ticket_body(n: u64) -> Vec<u8> {

@@ -197,7 +197,11 @@ async fn handle_file(
             spool.done(file, jiff::Zoned::now().date())?;
         }
         Err(e) => {
-            tracing::warn!(file = %file.name, error = %e, "tickets not all acknowledged, will resend");
+            tracing::warn!(
+                file = %file.name,
+                error = %e,
+                "tickets not all acknowledged, will resend"
+            );
             spool.retry_later(file, config.retry_after);
         }
     }

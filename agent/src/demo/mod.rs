@@ -277,7 +277,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         timeout: Duration::from_secs(30),
     })?;
     let (host, port) = match &options.broker {
-        Some(b) => split_host_port(b)?,
+        Some(b) => crate::config::split_host_port(b)
+            .with_context(|| format!("broker {b:?}: expected host:port"))?,
         None => {
             let addr = broker::start_embedded()?;
             (addr.ip().to_string(), addr.port())
@@ -380,17 +381,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     let json = serde_json::to_vec_pretty(&summary)?;
     pos_bridge::spool::write_atomic(&work.join("summary.json"), &json)?;
     Ok(summary)
-}
-
-fn split_host_port(text: &str) -> anyhow::Result<(String, u16)> {
-    let text = text.trim_start_matches("mqtt://");
-    let (host, port) = text
-        .rsplit_once(':')
-        .context("broker: expected host:port")?;
-    Ok((
-        host.to_string(),
-        port.parse().context("broker: the port is not a number")?,
-    ))
 }
 
 fn short_hash(text: &str) -> String {

@@ -36,8 +36,8 @@ th{font-size:.85rem;color:var(--muted);font-weight:600}\
 font-size:.9rem;background:var(--line)}\
 .badge.bad{background:var(--bad);color:var(--on-bad)}\
 nav{margin:.3rem 0}\
-nav a{display:inline-block;padding:.4rem .8rem;margin:.2rem .4rem .2rem 0;border:1px solid var(--line);\
-border-radius:6px;color:inherit;text-decoration:none}\
+nav a{display:inline-block;padding:.4rem .8rem;margin:.2rem .4rem .2rem 0;\
+border:1px solid var(--line);border-radius:6px;color:inherit;text-decoration:none}\
 .q{background:var(--card);border-left:4px solid var(--bad);border-radius:6px;padding:.45rem .7rem;\
 margin:.5rem 0}\
 .q p{margin:.15rem 0}\

@@ -22,9 +22,9 @@
 //! (`[store] two_phase_commit = true`) adds a second fsync per commit so the
 //! root never needs that check; redb reserves it for an adversary who can
 //! both choose the stored bytes to collide the (non-cryptographic) checksum
-//! and cut the power at will. `relais bench` measures both. Callers batch (a page of orders, up to 64
-//! tickets, a chunk of decisions) to spare the SD card. Nothing outside is
-//! told before the commit returns:
+//! and cut the power at will. `relais bench` measures both. Callers batch
+//! (a page of orders, up to 64 tickets, a chunk of decisions) to spare the
+//! SD card. Nothing outside is told before the commit returns:
 //!
 //! | step | committed first | then outside |
 //! |---|---|---|

@@ -115,7 +115,11 @@ impl Slots {
             current,
         };
         if let SlotState::Pending { version } = slots.state(current)? {
-            tracing::warn!(slot = %current, %version, "booted slot never confirmed healthy: rolling back");
+            tracing::warn!(
+                slot = %current,
+                %version,
+                "booted slot never confirmed healthy: rolling back"
+            );
             slots.set_state(
                 current,
                 &SlotState::Bad {
@@ -274,7 +278,12 @@ pub fn install(
             Ok(Installed::Switched { from, to, version })
         }
         Err(reason) => {
-            tracing::warn!(slot = %to, %version, %reason, "update failed its health check: rolling back");
+            tracing::warn!(
+                slot = %to,
+                %version,
+                %reason,
+                "update failed its health check: rolling back"
+            );
             slots.set_state(
                 to,
                 &SlotState::Bad {
