@@ -103,9 +103,19 @@ fn fill(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
 }
 
 /// Intake alone (no queueing), for the rate comparison.
-fn intake_only(store: &Store, first: u64, count: u64) -> anyhow::Result<()> {
-    for batch in batches("R", first, count) {
+fn intake_only(store: &Store, prefix: &str, first: u64, count: u64) -> anyhow::Result<()> {
+    for batch in batches(prefix, first, count) {
         store.intake(batch.into_iter().map(|(_, d)| d).collect())?;
+    }
+    Ok(())
+}
+
+/// The same documents straight into the tables, one redb commit per batch:
+/// the write path without the intake log, for comparison.
+fn intake_direct(store: &Store, prefix: &str, first: u64, count: u64) -> anyhow::Result<()> {
+    for batch in batches(prefix, first, count) {
+        let docs = batch.into_iter().map(|(_, d)| d).collect();
+        store.intake_with_cursor(docs, "bench", prefix)?;
     }
     Ok(())
 }
@@ -125,6 +135,81 @@ fn append_loop(path: &Path, count: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seconds spent by each way of taking documents in, over alternating
+/// rounds so that disk noise falls on all of them.
+#[derive(Default)]
+struct IntakeTimes {
+    baseline: f64,
+    logged: [f64; 2],
+    in_tables: [f64; 2],
+    direct: f64,
+}
+
+fn timed(work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    work()?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Durable intake against the append loop: into the intake log (what a
+/// source waits for before its acknowledgement), until every document is
+/// also in the tables (the log checkpointed), for both commit modes, and
+/// straight into the tables without the log.
+fn intake_rates(dir: &Path, intake_docs: u64) -> anyhow::Result<()> {
+    let rounds = 5;
+    let per_round = (intake_docs / rounds).max(BATCH as u64);
+    let stores = [
+        Store::open(&dir.join("intake.redb"))?,
+        Store::open_with(&dir.join("intake-2pc.redb"), true)?,
+    ];
+    let direct = Store::open(&dir.join("intake-direct.redb"))?;
+    let mut t = IntakeTimes::default();
+    for round in 0..rounds {
+        let first = round * per_round;
+        let log = dir.join(format!("baseline-{round}.log"));
+        t.baseline += timed(|| append_loop(&log, per_round))?;
+        for (mode, store) in stores.iter().enumerate() {
+            let logged = timed(|| intake_only(store, "R", first, per_round))?;
+            let folded = timed(|| store.checkpoint().map(drop).map_err(Into::into))?;
+            t.logged[mode] += logged;
+            t.in_tables[mode] += logged + folded;
+        }
+        t.direct += timed(|| intake_direct(&direct, "D", first, per_round))?;
+    }
+    drop((stores, direct));
+    let total = (rounds * per_round) as f64;
+    let baseline = total / t.baseline;
+    let line = |what: &str, seconds: f64, target: &str| {
+        let r = total / seconds;
+        println!(
+            "  {what:<46} {r:>8.0} docs/s  ratio {:.2}{target}",
+            r / baseline
+        );
+    };
+    println!("durable intake, {total} docs, fsync every {BATCH} (ratios to the append loop):");
+    println!(
+        "  {:<46} {baseline:>8.0} docs/s",
+        "plain append loop (the baseline)"
+    );
+    line(
+        "relais intake, synced in the intake log",
+        t.logged[0],
+        " (target >= 0.5)",
+    );
+    line(
+        "  the same until checkpointed into the tables",
+        t.in_tables[0],
+        "",
+    );
+    line(
+        "  with two_phase_commit, until in the tables",
+        t.in_tables[1],
+        "",
+    );
+    line("straight into the tables (no intake log)", t.direct, "");
+    Ok(())
+}
+
 fn rate(count: u64, started: Instant) -> f64 {
     count as f64 / started.elapsed().as_secs_f64().max(1e-9)
 }
@@ -139,34 +224,7 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
     );
     println!("idle RSS before opening the store: {} KiB", rss_kib());
 
-    // Rounds alternate between the three so that disk noise falls on all.
-    let rounds = 5;
-    let per_round = (intake_docs / rounds).max(BATCH as u64);
-    let single = Store::open(&dir.join("intake.redb"))?;
-    let two_phase = Store::open_with(&dir.join("intake-2pc.redb"), true)?;
-    let (mut single_time, mut two_phase_time, mut baseline_time) = (0.0, 0.0, 0.0);
-    for round in 0..rounds {
-        let started = Instant::now();
-        append_loop(&dir.join(format!("baseline-{round}.log")), per_round)?;
-        baseline_time += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        intake_only(&single, round * per_round, per_round)?;
-        single_time += started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        intake_only(&two_phase, round * per_round, per_round)?;
-        two_phase_time += started.elapsed().as_secs_f64();
-    }
-    drop((single, two_phase));
-    let total = (rounds * per_round) as f64;
-    let baseline = total / baseline_time;
-    let (single, two_phase) = (total / single_time, total / two_phase_time);
-    println!(
-        "durable intake, {total} docs, fsync every {BATCH}: plain append loop {baseline:.0} \
-         docs/s;\n  relais (default, single-phase commit) {single:.0} docs/s, ratio {:.2} \
-         (target >= 0.5);\n  relais with two_phase_commit {two_phase:.0} docs/s, ratio {:.2}",
-        single / baseline,
-        two_phase / baseline
-    );
+    intake_rates(dir, intake_docs)?;
 
     let store = Store::open(&dir.join("backlog.redb"))?;
     let mut queued = 0;

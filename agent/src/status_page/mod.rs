@@ -7,7 +7,7 @@
 //! routes (HEAD is answered with them), every other method is refused, it
 //! holds a read handle on the store and nothing else (no config, no shop
 //! client), and the shop's credentials are masked in any text it shows.
-//! A request naming a public host is refused (see [`guard`]), so a web site
+//! A request naming a public host is refused (see `guard.rs`), so a web site
 //! cannot read the page through DNS rebinding.
 //! Its answers forbid scripts, framing and caching, so a value that slipped
 //! past escaping still could not run.

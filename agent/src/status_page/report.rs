@@ -32,7 +32,7 @@ pub struct Report {
     pub last_success: Vec<PeerSuccess>,
     /// How many documents are quarantined in all.
     pub quarantined: u64,
-    /// The oldest quarantined documents, at most [`QUARANTINE_SHOWN`].
+    /// The oldest quarantined documents, at most `QUARANTINE_SHOWN`.
     pub quarantine: Vec<Quarantined>,
     /// What came in today, in the site's time zone.
     pub today: DayFigures,

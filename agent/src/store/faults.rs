@@ -3,7 +3,8 @@
 //! gate on fsync (the test holds a sync and checks that nothing was
 //! acknowledged while the data was not yet on disk).
 //!
-//! It wraps redb's own file backend and is a pass-through when untouched.
+//! It wraps redb's own file backend, and the intake log's file, and is a
+//! pass-through when untouched.
 
 use std::fs::OpenOptions;
 use std::ops::Bound;
@@ -13,6 +14,8 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use redb::backends::FileBackend;
 use redb::{BackendError, StorageBackend};
+
+use super::log::LogFile;
 
 /// The switches a test holds.
 #[derive(Debug, Default)]
@@ -58,11 +61,23 @@ impl FaultSwitches {
     }
 
     fn refuse_if_full(&self) -> Result<(), BackendError> {
+        self.refuse_io_if_full().map_err(BackendError::Io)
+    }
+
+    fn refuse_io_if_full(&self) -> std::io::Result<()> {
         if self.full.load(Ordering::SeqCst) {
             self.refused_writes.fetch_add(1, Ordering::SeqCst);
-            return Err(BackendError::Io(std::io::Error::from_raw_os_error(28)));
+            return Err(std::io::Error::from_raw_os_error(28));
         }
         Ok(())
+    }
+
+    /// Holds a sync at the gate, then counts it.
+    fn sync<E>(&self, inner: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        self.wait_at_gate();
+        let result = inner();
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        result
     }
 
     fn wait_at_gate(&self) {
@@ -118,10 +133,7 @@ impl StorageBackend for FaultyBackend {
 
     fn sync_data(&self) -> Result<(), BackendError> {
         self.switches.refuse_if_full()?;
-        self.switches.wait_at_gate();
-        let result = self.inner.sync_data();
-        self.switches.syncs.fetch_add(1, Ordering::SeqCst);
-        result
+        self.switches.sync(|| self.inner.sync_data())
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
@@ -159,5 +171,49 @@ impl StorageBackend for FaultyBackend {
 
     fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
         self.inner.query_lock_range(start, end)
+    }
+}
+
+/// The intake log's file with the same [`FaultSwitches`] in front.
+#[derive(Debug)]
+pub struct FaultyLog {
+    file: std::fs::File,
+    switches: Arc<FaultSwitches>,
+}
+
+impl FaultyLog {
+    /// Opens (or creates) the log file behind switches.
+    pub fn open(path: &Path, switches: Arc<FaultSwitches>) -> std::io::Result<FaultyLog> {
+        Ok(FaultyLog {
+            file: super::log::open_file(path)?,
+            switches,
+        })
+    }
+}
+
+impl LogFile for FaultyLog {
+    fn len(&self) -> std::io::Result<u64> {
+        LogFile::len(&self.file)
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        LogFile::read_exact_at(&self.file, buf, offset)
+    }
+
+    fn write_all_at(&self, data: &[u8], offset: u64) -> std::io::Result<()> {
+        self.switches.refuse_io_if_full()?;
+        LogFile::write_all_at(&self.file, data, offset)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.switches.refuse_io_if_full()?;
+        self.switches.sync(|| LogFile::sync_data(&self.file))
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        if len > LogFile::len(&self.file)? {
+            self.switches.refuse_io_if_full()?;
+        }
+        LogFile::set_len(&self.file, len)
     }
 }

@@ -1,6 +1,7 @@
 //! The durable store: every document, its state, its history, the dedup keys
-//! and the cursors, in one redb file. This module owns every table layout;
-//! nothing else names a table.
+//! and the cursors, in one redb file, with an intake log beside it for
+//! documents not yet folded into the tables. This module owns every table
+//! layout and the log's format; nothing else names a table.
 //!
 //! # The durable queue
 //!
@@ -13,24 +14,33 @@
 //!
 //! ## What is flushed when
 //!
-//! Every public write is one redb transaction committed with immediate
-//! durability: when the method returns, the data and the new root are
-//! fsynced. By default redb's single-phase commit is used: the new root is
-//! written with a checksum over the tree and one fsync covers both, and on
-//! opening after a power cut the newest root whose checksum holds is taken,
-//! so a torn commit falls back to the previous one. Two-phase commit
+//! A new document is first made durable in the intake log (see [`log`]):
+//! one framed record per intake call, written and fsynced, as a plain
+//! append loop would. It has its store id and its dedup key from then on.
+//! A checkpoint folds the log's records into the tables in one redb
+//! transaction, which also records the last record folded; every read and
+//! every other write checkpoints first, and the store's checkpointer thread
+//! does it in quiet moments or when the log grows (`store/intake.rs`).
+//!
+//! Every other public write is one redb transaction committed with
+//! immediate durability: when the method returns, the data and the new root
+//! are fsynced. By default redb's single-phase commit is used: the new root
+//! is written with a checksum over the tree and one fsync covers both, and
+//! on opening after a power cut the newest root whose checksum holds is
+//! taken, so a torn commit falls back to the previous one. Two-phase commit
 //! (`[store] two_phase_commit = true`) adds a second fsync per commit so the
 //! root never needs that check; redb reserves it for an adversary who can
 //! both choose the stored bytes to collide the (non-cryptographic) checksum
 //! and cut the power at will. `relais bench` measures both. Callers batch
 //! (a page of orders, up to 64 tickets, a chunk of decisions) to spare the
-//! SD card. Nothing outside is told before the commit returns:
+//! SD card. Nothing outside is told before the sync returns:
 //!
-//! | step | committed first | then outside |
+//! | step | made durable first | then outside |
 //! |---|---|---|
-//! | ticket intake | documents + dedup keys | MQTT PUBACK, then the register's ack |
-//! | order pull | each page's documents | the cursor moves after the last page |
-//! | export intake | the export file's bytes | the file is moved to `done/` |
+//! | ticket intake | the documents' log record | MQTT PUBACK, then the register's ack |
+//! | order pull | each page's log record | the cursor moves after the last page |
+//! | export intake | the export file's bytes, in the log | the file is moved to `done/` |
+//! | checkpoint | log documents in the tables + last record folded | the log file is emptied |
 //! | ERP batch | batch name + documents `batched` | file written under a temp name, fsynced |
 //! | ERP staged | the batch marked staged | the file renamed into place, folder fsynced |
 //! | ERP delivered | documents `delivered` | nothing (the file is there) |
@@ -40,11 +50,18 @@
 //!
 //! ## What a crash leaves behind, and why that is neither loss nor double
 //!
-//! - Before an intake commit: nothing stored, nothing acknowledged; the
+//! - Before an intake's log record is synced: nothing acknowledged; the
 //!   register or broker redelivers, the shop pull starts again from the
-//!   unmoved cursor, the export file is still in its folder.
-//! - After an intake commit, before the acknowledgement: the source sends
-//!   again and the dedup key (kind, source id, revision) makes it a no-op.
+//!   unmoved cursor, the export file is still in its folder. A record torn
+//!   by the power cut is cut off at the next opening.
+//! - After the sync, before the acknowledgement: the source sends again and
+//!   the dedup key (kind, source id, revision) makes it a no-op, found in
+//!   the log's keys or in the tables.
+//! - During a checkpoint: the transaction either committed (the records are
+//!   in the tables, and their sequence numbers are at or below the one
+//!   committed with them, so they are skipped if the log still holds them)
+//!   or did not (they are folded at the next opening, with the ids they
+//!   were given at intake).
 //! - Between a decision chunk's reads and its commit: the documents are
 //!   still `stored`; deciding again is pure and gives the same answer.
 //! - After a batch is created, before it is staged: at restart its file is
@@ -78,8 +95,9 @@
 //!   finds nothing left to move.
 //!
 //! Tests prove it: `tests/crash_kill.rs` kills the demo at random moments
-//! and checks the outputs; `tests/store_faults.rs` holds an fsync and fills
-//! the disk.
+//! and checks the outputs; `tests/store_faults.rs` holds an fsync (the log's
+//! and redb's) and fills the disk; the log's own tests tear its last record,
+//! put back records already folded and stale bytes.
 //!
 //! # Tables
 //!
@@ -89,11 +107,16 @@
 //! - `dedup`: "kind:external id:revision" -> id; `latest`: "kind:external id"
 //!   -> id of its newest revision.
 //! - `audit`: (id, n) -> [`AuditEntry`]; `batches`: id -> [`Batch`];
-//!   `cursors`: name -> text; `counters`: name -> u64.
+//!   `cursors`: name -> text; `counters`: name -> u64 (next ids, the last
+//!   intake log record folded, last success per peer).
+//! - Beside the file, `<store>.intake-log`: records not yet folded.
 
 mod document;
 pub mod faults;
+mod intake;
 pub mod lifecycle;
+pub mod log;
+mod read;
 mod write;
 
 use std::path::Path;
@@ -102,9 +125,12 @@ use std::sync::{Arc, RwLock};
 
 use jiff::civil::Date;
 use jiff::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-
+use redb::{Database, TableDefinition};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use intake::{Checkpointer, IntakeLog};
+use log::{LogError, LogFile};
 use write::Tables;
 
 pub use document::{decode, encode, AuditEntry, Batch, CodecError, Dest, DocMeta, Kind, State};
@@ -123,6 +149,8 @@ const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const NEXT_DOC: &str = "next_doc_id";
 const CACHE_BYTES: usize = 4 * 1024 * 1024;
 const NEXT_BATCH: &str = "next_batch_id";
+/// Sequence number of the last intake log record folded into the tables.
+const LOG_FOLDED: &str = "intake_log_folded";
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +191,29 @@ pub enum StoreError {
     /// A document id that the store does not hold.
     #[error("no document {0} in the store")]
     NoDocument(u64),
+    /// The intake log could not be read or written. Nothing of the failed
+    /// step was kept.
+    #[error("store {action} failed: {source}")]
+    Log {
+        action: &'static str,
+        source: LogError,
+    },
+    /// The intake log is full and its documents cannot be folded into the
+    /// tables: intake waits until a checkpoint succeeds.
+    #[error(
+        "the intake log holds {pending} documents not yet in the tables and takes no more \
+         until they are folded: {cause}"
+    )]
+    LogFull { pending: usize, cause: String },
+}
+
+impl From<LogError> for StoreError {
+    fn from(source: LogError) -> StoreError {
+        StoreError::Log {
+            action: "intake log",
+            source,
+        }
+    }
 }
 
 /// Makes a new store file under a temporary name and renames it into
@@ -233,7 +284,7 @@ fn codec(action: &'static str) -> impl FnOnce(CodecError) -> StoreError {
 }
 
 /// A document offered to the store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Intake {
     /// What it is.
     pub kind: Kind,
@@ -246,6 +297,7 @@ pub struct Intake {
     /// Total including VAT as the source states it.
     pub amount: Decimal,
     /// The source's bytes, kept as received.
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
     /// The document it was split from, if any.
     pub parent: Option<u64>,
@@ -292,35 +344,44 @@ impl Transition {
 /// work on the handle that saw it).
 type Opener = dyn Fn() -> Result<Database, StoreError> + Send + Sync;
 
-/// The store. Cheap to clone; all clones share one database.
+/// The store. Cheap to clone; all clones share one database, one intake
+/// log and the thread that checkpoints it.
 #[derive(Clone)]
 pub struct Store {
+    core: Core,
+    _checkpointer: Arc<Checkpointer>,
+}
+
+/// What every clone of the store (and its checkpointer) shares.
+#[derive(Clone)]
+struct Core {
     db: Arc<RwLock<Option<Arc<Database>>>>,
     opener: Arc<Opener>,
     failed: Arc<AtomicBool>,
     two_phase: bool,
+    intake: Arc<IntakeLog>,
 }
 
 impl Store {
-    /// Opens (or creates) the store file and its tables, with single-phase
-    /// commits (see the module doc).
+    /// Opens (or creates) the store file, its tables and its intake log
+    /// (`relais.redb` -> `relais.intake-log`), with single-phase commits
+    /// (see the module doc).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_with(path, false)
     }
 
     /// Opens the store, with two-phase commits if `two_phase`.
     pub fn open_with(path: &Path, two_phase: bool) -> Result<Store, StoreError> {
-        let mut store = Store::open_file(path)?;
-        store.two_phase = two_phase;
-        Ok(store)
-    }
-
-    fn open_file(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             create_atomically(path)?;
         }
+        let log_path = log::path_for(path);
+        let log_file = log::open_file(&log_path).map_err(|e| StoreError::Open {
+            path: log_path.display().to_string(),
+            source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
+        })?;
         let path = path.to_path_buf();
-        Store::with_opener(Arc::new(move || {
+        let opener = Arc::new(move || {
             // redb's default page cache is 1 GiB; a box has far less, and a
             // bounded cache keeps memory flat however large the backlog grows.
             redb::Builder::new()
@@ -330,106 +391,91 @@ impl Store {
                     path: path.display().to_string(),
                     source,
                 })
-        }))
+        });
+        let label = log_path.display().to_string();
+        Store::with_opener(opener, Arc::new(log_file), &label, two_phase)
     }
 
-    /// Opens a store on a storage layer made by `backend` (the fault tests
-    /// use [`faults::FaultyBackend`]); `backend` is called again to reopen.
+    /// Opens a store on a storage layer made by `backend` and an intake log
+    /// on `log` (the fault tests use [`faults::FaultyBackend`] and
+    /// [`faults::FaultyLog`]); `backend` is called again to reopen.
     pub fn open_with_backend<B: redb::StorageBackend>(
         backend: impl Fn() -> std::io::Result<B> + Send + Sync + 'static,
+        log: Arc<dyn LogFile>,
         label: &str,
     ) -> Result<Store, StoreError> {
-        let label = label.to_string();
-        Store::with_opener(Arc::new(move || {
+        let db_label = label.to_string();
+        let opener = Arc::new(move || {
             let open_error = |e: std::io::Error| StoreError::Open {
-                path: label.clone(),
+                path: db_label.clone(),
                 source: redb::DatabaseError::Storage(redb::StorageError::Io(e)),
             };
             redb::Builder::new()
                 .set_cache_size(CACHE_BYTES)
                 .create_with_backend(backend().map_err(open_error)?)
                 .map_err(|source| StoreError::Open {
-                    path: label.clone(),
+                    path: db_label.clone(),
                     source,
                 })
-        }))
+        });
+        Store::with_opener(opener, log, &format!("{label} (intake log)"), false)
     }
 
-    fn with_opener(opener: Arc<Opener>) -> Result<Store, StoreError> {
+    fn with_opener(
+        opener: Arc<Opener>,
+        log_file: Arc<dyn LogFile>,
+        log_label: &str,
+        two_phase: bool,
+    ) -> Result<Store, StoreError> {
         let database = opener()?;
-        let store = Store {
+        let (folded, next_id) = tables_and_counters(&database)?;
+        let log = log::Log::open(log_file, log_label, folded, next_id)?;
+        let core = Core {
             db: Arc::new(RwLock::new(Some(Arc::new(database)))),
             opener,
             failed: Arc::new(AtomicBool::new(false)),
-            two_phase: false,
+            two_phase,
+            intake: Arc::new(IntakeLog::new(log)),
         };
-        store.write("create tables", |_| Ok(()))?;
-        Ok(store)
-    }
-
-    /// The current database handle.
-    fn database(&self) -> Result<Arc<Database>, StoreError> {
-        let guard = self.db.read().unwrap_or_else(|e| e.into_inner());
-        guard.clone().ok_or(StoreError::Reopening)
-    }
-
-    /// After an I/O failure, drops the handle and opens the file again, so
-    /// that work resumes by itself once the cause (a full disk) is gone.
-    fn reopen_if_failed(&self) -> Result<(), StoreError> {
-        if !self.failed.load(Ordering::SeqCst) {
-            return Ok(());
+        // What the log held at a crash goes into the tables now; if that
+        // fails (a full disk) the log keeps it and intake and reads go on.
+        if let Err(e) = core.checkpoint() {
+            tracing::warn!(error = %e, "store: the intake log could not be folded at opening");
         }
-        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = guard.take() {
-            drop(old);
-        }
-        *guard = Some(Arc::new((self.opener)()?));
-        self.failed.store(false, Ordering::SeqCst);
-        tracing::warn!("store reopened after an I/O failure");
-        Ok(())
+        let checkpointer = Checkpointer::start(core.clone())?;
+        Ok(Store {
+            core,
+            _checkpointer: Arc::new(checkpointer),
+        })
     }
 
-    /// Runs `body` in one write transaction and commits it durably.
-    fn write<T>(
-        &self,
-        action: &'static str,
-        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.reopen_if_failed()?;
-        let result = self.try_write(action, body);
-        if let Err(StoreError::Db { source, .. }) = &result {
-            if matches!(source, redb::Error::Io(_) | redb::Error::PreviousIo) {
-                self.failed.store(true, Ordering::SeqCst);
-            }
-        }
-        result
-    }
-
-    fn try_write<T>(
-        &self,
-        action: &'static str,
-        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut tx = self.database()?.begin_write().map_err(db(action))?;
-        tx.set_two_phase_commit(self.two_phase);
-        let value = {
-            let mut tables = Tables::open(&tx)?;
-            body(&mut tables).map_err(|e| e.during(action))?
-        };
-        tx.commit().map_err(db(action))?;
-        Ok(value)
-    }
-
-    /// Stores new documents in one commit; documents already held are skipped.
-    /// A new revision of a document supersedes older revisions that were not
-    /// delivered yet.
+    /// Stores new documents durably; documents already held are skipped. A
+    /// new revision of a document supersedes older revisions that were not
+    /// delivered yet (when the tables take it, before any read or write
+    /// sees it).
+    ///
+    /// The documents are appended to the intake log as one record and
+    /// synced: when this returns they survive a power cut, and the source
+    /// may be acknowledged.
     pub fn intake(&self, docs: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
-        self.write("intake", |w| w.intake_all(docs, Timestamp::now()))
+        self.core.log_intake(docs)
+    }
+
+    /// Folds every document of the intake log into the tables now, and
+    /// returns how many. Reads and writes do it first by themselves; the
+    /// store's checkpointer does it in the background.
+    pub fn checkpoint(&self) -> Result<usize, StoreError> {
+        self.core.checkpoint()
+    }
+
+    /// Documents in the intake log not yet folded into the tables.
+    pub fn intake_pending(&self) -> usize {
+        self.core.intake.pending()
     }
 
     /// Applies state transitions in one commit, each with its audit entry.
     pub fn apply(&self, transitions: Vec<Transition>) -> Result<(), StoreError> {
-        self.write("state change", |w| {
+        self.core.write("state change", |w| {
             let now = Timestamp::now();
             for t in transitions {
                 w.transition(t, now)?;
@@ -446,128 +492,13 @@ impl Store {
         docs: Vec<Intake>,
         transitions: Vec<Transition>,
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
-        self.write("decision", |w| {
-            let now = Timestamp::now();
-            let outcomes = w.intake_all(docs, now)?;
-            for t in transitions {
-                w.transition(t, now)?;
-            }
-            Ok(outcomes)
-        })
-    }
-
-    /// Up to `limit` documents in `state`, oldest first.
-    pub fn in_state(&self, state: State, limit: usize) -> Result<Vec<DocMeta>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let index = tx.open_table(STATES).map_err(db("read states"))?;
-        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
-        let code = state.code();
-        let mut out = Vec::new();
-        for entry in index
-            .range((code, 0)..=(code, u64::MAX))
-            .map_err(db("read states"))?
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, _) = entry.map_err(db("read states"))?;
-            let id = key.value().1;
-            out.push(read_meta(&docs, id)?);
-        }
-        Ok(out)
-    }
-
-    /// Number of documents per state.
-    pub fn count_states(&self) -> Result<Vec<(State, u64)>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let index = tx.open_table(STATES).map_err(db("read states"))?;
-        let mut out = Vec::new();
-        for state in State::ALL {
-            let code = state.code();
-            let range = index
-                .range((code, 0)..=(code, u64::MAX))
-                .map_err(db("count"))?;
-            out.push((state, range.count() as u64));
-        }
-        Ok(out)
-    }
-
-    /// One document's metadata.
-    pub fn meta(&self, id: u64) -> Result<DocMeta, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
-        read_meta(&docs, id)
-    }
-
-    /// Visits every document's metadata in id order, without holding them all.
-    pub fn for_each_doc(&self, mut visit: impl FnMut(DocMeta)) -> Result<(), StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
-        for entry in docs.iter().map_err(db("read documents"))? {
-            let (_, value) = entry.map_err(db("read documents"))?;
-            visit(decode(value.value()).map_err(codec("read document"))?);
-        }
-        Ok(())
-    }
-
-    /// The source's bytes of a document.
-    pub fn body(&self, id: u64) -> Result<Vec<u8>, StoreError> {
-        self.blob(BODIES, id)
-    }
-
-    /// What was made of a document for its destination.
-    pub fn mapped(&self, id: u64) -> Result<Vec<u8>, StoreError> {
-        self.blob(MAPPED, id)
-    }
-
-    fn blob(&self, table: TableDefinition<u64, &[u8]>, id: u64) -> Result<Vec<u8>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let t = tx.open_table(table).map_err(db("read"))?;
-        let value = t
-            .get(id)
-            .map_err(db("read"))?
-            .ok_or(StoreError::NoDocument(id))?;
-        Ok(value.value().to_vec())
-    }
-
-    /// Finds the newest revision of a document by its source id.
-    pub fn find(&self, kind: Kind, external_id: &str) -> Result<Option<DocMeta>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let latest = tx.open_table(LATEST).map_err(db("read"))?;
-        let key = format!("{}:{external_id}", kind.name());
-        let Some(id) = latest
-            .get(key.as_str())
-            .map_err(db("read"))?
-            .map(|v| v.value())
-        else {
-            return Ok(None);
-        };
-        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
-        read_meta(&docs, id).map(Some)
-    }
-
-    /// A document's history, oldest first.
-    pub fn audit(&self, id: u64) -> Result<Vec<AuditEntry>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let audit = tx.open_table(AUDIT).map_err(db("read audit"))?;
-        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
-        let mut out = Vec::new();
-        // Intake writes no audit entry: the first is the receipt itself.
-        if let Ok(meta) = read_meta(&docs, id) {
-            out.push(AuditEntry {
-                at: meta.received_at,
-                state: State::Stored,
-                note: "received".into(),
-            });
-        }
-        for entry in audit
-            .range((id, 0)..=(id, u32::MAX))
-            .map_err(db("read audit"))?
-        {
-            let (_, value) = entry.map_err(db("read audit"))?;
-            out.push(decode(value.value()).map_err(codec("read audit"))?);
-        }
-        Ok(out)
+        self.core
+            .write_with_intake("decision", docs, |w, outcomes, now| {
+                for t in transitions {
+                    w.transition(t, now)?;
+                }
+                Ok(outcomes)
+            })
     }
 
     /// Groups queued documents into a batch under a stable name, in one
@@ -579,7 +510,7 @@ impl Store {
         docs: &[u64],
         name: impl FnOnce(u64) -> String,
     ) -> Result<Batch, StoreError> {
-        self.write("create batch", |w| {
+        self.core.write("create batch", |w| {
             let id = w.next_id(NEXT_BATCH)?;
             let batch = Batch {
                 id,
@@ -599,46 +530,6 @@ impl Store {
         })
     }
 
-    /// Batches not yet delivered, oldest first (after a crash, these are
-    /// written again under their names).
-    pub fn open_batches(&self, dest: Dest) -> Result<Vec<Batch>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let table = tx.open_table(BATCHES).map_err(db("read batches"))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(db("read batches"))? {
-            let (_, value) = entry.map_err(db("read batches"))?;
-            let batch: Batch = decode(value.value()).map_err(codec("read batch"))?;
-            if batch.dest == dest && !batch.delivered {
-                out.push(batch);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` batches for `dest` with an id above `after`, by id.
-    pub fn batches_after(
-        &self,
-        dest: Dest,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Batch>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let table = tx.open_table(BATCHES).map_err(db("read batches"))?;
-        let mut out = Vec::new();
-        let start = after.saturating_add(1);
-        for entry in table.range(start..).map_err(db("read batches"))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (_, value) = entry.map_err(db("read batches"))?;
-            let batch: Batch = decode(value.value()).map_err(codec("read batch"))?;
-            if batch.dest == dest {
-                out.push(batch);
-            }
-        }
-        Ok(out)
-    }
-
     /// Stores new documents and moves a cursor in one commit: work derived
     /// from a range of events (notes for the orders of a batch) is then
     /// either wholly recorded with its cursor, or not at all.
@@ -648,18 +539,18 @@ impl Store {
         cursor: &str,
         value: &str,
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
-        self.write("intake", |w| {
-            let outcomes = w.intake_all(docs, Timestamp::now())?;
-            w.cursors
-                .insert(cursor, value)
-                .map_err(db("write cursor"))?;
-            Ok(outcomes)
-        })
+        self.core
+            .write_with_intake("intake", docs, |w, outcomes, _| {
+                w.cursors
+                    .insert(cursor, value)
+                    .map_err(db("write cursor"))?;
+                Ok(outcomes)
+            })
     }
 
     /// Records that a batch's file is complete under its temporary name.
     pub fn stage_batch(&self, batch: &Batch) -> Result<Batch, StoreError> {
-        self.write("stage batch", |w| {
+        self.core.write("stage batch", |w| {
             let staged = Batch {
                 staged: true,
                 ..batch.clone()
@@ -671,7 +562,7 @@ impl Store {
 
     /// Marks a batch and its documents delivered, in one commit.
     pub fn complete_batch(&self, batch: &Batch) -> Result<(), StoreError> {
-        self.write("complete batch", |w| {
+        self.core.write("complete batch", |w| {
             let done = Batch {
                 delivered: true,
                 ..batch.clone()
@@ -694,7 +585,7 @@ impl Store {
     /// an operator does once the cause is fixed. Returns false if the
     /// document was not quarantined or held.
     pub fn release(&self, id: u64, by: &str) -> Result<bool, StoreError> {
-        self.write("release", |w| {
+        self.core.write("release", |w| {
             let meta = w.meta(id)?;
             if !matches!(meta.state, State::Quarantined | State::Held) {
                 return Ok(false);
@@ -724,7 +615,7 @@ impl Store {
         if old.is_empty() {
             return Ok(0);
         }
-        self.write("prune", |w| {
+        self.core.write("prune", |w| {
             let mut removed = 0;
             for seen in &old {
                 // Read again inside the transaction: only what is still in
@@ -739,20 +630,9 @@ impl Store {
         })
     }
 
-    /// Reads a cursor.
-    pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let t = tx.open_table(CURSORS).map_err(db("read cursors"))?;
-        let value = t
-            .get(name)
-            .map_err(db("read cursor"))?
-            .map(|v| v.value().to_string());
-        Ok(value)
-    }
-
     /// Advances a cursor, durably.
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.write("advance cursor", |w| {
+        self.core.write("advance cursor", |w| {
             w.cursors.insert(name, value).map_err(db("write cursor"))?;
             Ok(())
         })
@@ -760,33 +640,93 @@ impl Store {
 
     /// Records that a peer answered well just now.
     pub fn record_success(&self, peer: &str) -> Result<(), StoreError> {
-        self.write("record success", |w| {
+        self.core.write("record success", |w| {
             w.bump(&format!("last_success:{peer}"), Timestamp::now())
         })
     }
+}
 
-    /// When a peer last answered well.
-    pub fn last_success(&self, peer: &str) -> Result<Option<Timestamp>, StoreError> {
-        let tx = self.database()?.begin_read().map_err(db("read"))?;
-        let t = tx.open_table(COUNTERS).map_err(db("read counters"))?;
-        let key = format!("last_success:{peer}");
-        let secs = t
-            .get(key.as_str())
-            .map_err(db("read counter"))?
-            .map(|v| v.value());
-        Ok(secs.and_then(|s| Timestamp::from_second(s as i64).ok()))
+impl Core {
+    /// The current database handle.
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        let guard = self.db.read().unwrap_or_else(|e| e.into_inner());
+        guard.clone().ok_or(StoreError::Reopening)
+    }
+
+    /// After an I/O failure, drops the handle and opens the file again, so
+    /// that work resumes by itself once the cause (a full disk) is gone.
+    fn reopen_if_failed(&self) -> Result<(), StoreError> {
+        if !self.failed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut guard = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = guard.take() {
+            drop(old);
+        }
+        *guard = Some(Arc::new((self.opener)()?));
+        self.failed.store(false, Ordering::SeqCst);
+        tracing::warn!("store reopened after an I/O failure");
+        Ok(())
+    }
+
+    /// Folds the intake log, then runs `body` in one write transaction and
+    /// commits it durably: a write always sees every document taken in
+    /// before it.
+    fn write<T>(
+        &self,
+        action: &'static str,
+        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.checkpoint().map_err(|e| e.during(action))?;
+        self.commit(action, body)
+    }
+
+    /// One write transaction, committed durably; an I/O failure marks the
+    /// handle for reopening.
+    fn commit<T>(
+        &self,
+        action: &'static str,
+        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.reopen_if_failed()?;
+        let result = self.try_commit(action, body);
+        if let Err(StoreError::Db { source, .. }) = &result {
+            if matches!(source, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                self.failed.store(true, Ordering::SeqCst);
+            }
+        }
+        result
+    }
+
+    fn try_commit<T>(
+        &self,
+        action: &'static str,
+        body: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.database()?.begin_write().map_err(db(action))?;
+        tx.set_two_phase_commit(self.two_phase);
+        let value = {
+            let mut tables = Tables::open(&tx)?;
+            body(&mut tables).map_err(|e| e.during(action))?
+        };
+        tx.commit().map_err(db(action))?;
+        Ok(value)
     }
 }
 
-fn read_meta(
-    docs: &impl ReadableTable<u64, &'static [u8]>,
-    id: u64,
-) -> Result<DocMeta, StoreError> {
-    let value = docs
-        .get(id)
-        .map_err(db("read document"))?
-        .ok_or(StoreError::NoDocument(id))?;
-    decode(value.value()).map_err(codec("read document"))
+/// Creates any missing table and reads where the intake log was folded to
+/// and the next document id.
+fn tables_and_counters(database: &Database) -> Result<(u64, u64), StoreError> {
+    let tx = database.begin_write().map_err(db("create tables"))?;
+    let counters = {
+        let tables = Tables::open(&tx)?;
+        (
+            tables.counter(LOG_FOLDED)?,
+            tables.counter(NEXT_DOC)?.max(1),
+        )
+    };
+    tx.commit().map_err(db("create tables"))?;
+    Ok(counters)
 }
 
 #[cfg(test)]

@@ -184,3 +184,143 @@ fn the_store_refuses_a_transition_the_document_life_does_not_allow() {
         "nothing half applied"
     );
 }
+
+fn copy_store(from: &tempfile::TempDir, to: &tempfile::TempDir) {
+    for name in ["relais.redb", "relais.intake-log"] {
+        std::fs::copy(from.path().join(name), to.path().join(name)).expect("copy store file");
+    }
+}
+
+#[test]
+fn a_document_taken_in_survives_a_crash_before_any_checkpoint() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let image = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    store.intake(vec![ticket("T1", "1")]).expect("intake");
+    // The files as a kill would leave them, with the store still running
+    // (most likely before the checkpointer ran; either way T1 is there once).
+    copy_store(&dir, &image);
+    let after_crash = open(&image);
+    assert_eq!(after_crash.intake_pending(), 0, "folded at opening");
+    let stored = after_crash.in_state(State::Stored, 10).expect("list");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].external_id, "T1");
+    assert_eq!(
+        after_crash.body(stored[0].id).expect("body"),
+        b"{\"ticket\":\"T1\"}"
+    );
+}
+
+#[test]
+fn log_records_already_folded_are_not_folded_again_after_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("relais.intake-log");
+    let (logged, unfolded) = {
+        let store = open(&dir);
+        let outcomes = store
+            .intake(vec![ticket("T1", "1"), ticket("T2", "1")])
+            .expect("intake");
+        let unfolded = std::fs::read(&log_path).expect("read log");
+        assert!(!unfolded.is_empty(), "the intake is in the log");
+        assert_eq!(store.checkpoint().expect("checkpoint"), 2);
+        (outcomes, unfolded)
+    };
+    // The checkpoint committed but the log's truncation never reached the
+    // disk: the same records are found again at the next opening.
+    std::fs::write(&log_path, &unfolded).expect("put the old log back");
+    let store = open(&dir);
+    let stored = store.in_state(State::Stored, 10).expect("list");
+    let ids: Vec<IntakeOutcome> = stored.iter().map(|m| IntakeOutcome::New(m.id)).collect();
+    assert_eq!(ids, logged, "nothing doubled");
+    let next = store.intake(vec![ticket("T3", "1")]).expect("intake");
+    assert!(
+        matches!(next[0], IntakeOutcome::New(id) if id > 2),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn duplicates_are_found_in_the_log_in_the_batch_and_in_the_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    let first = store
+        .intake(vec![ticket("T1", "1"), ticket("T1", "1")])
+        .expect("intake");
+    let IntakeOutcome::New(id) = first[0] else {
+        panic!("new: {first:?}")
+    };
+    assert_eq!(first[1], IntakeOutcome::Duplicate(id), "twice in one batch");
+    let again = store.intake(vec![ticket("T1", "1")]).expect("intake");
+    assert_eq!(
+        again,
+        vec![IntakeOutcome::Duplicate(id)],
+        "still in the log"
+    );
+    store.checkpoint().expect("checkpoint");
+    let folded = store.intake(vec![ticket("T1", "1")]).expect("intake");
+    assert_eq!(folded, vec![IntakeOutcome::Duplicate(id)], "in the tables");
+}
+
+#[test]
+fn ids_from_the_log_and_from_direct_writes_never_collide() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ids = Vec::new();
+    {
+        let store = open(&dir);
+        let new_id = |o: &IntakeOutcome| match o {
+            IntakeOutcome::New(id) => *id,
+            IntakeOutcome::Duplicate(id) => panic!("duplicate {id}"),
+        };
+        let logged = store.intake(vec![ticket("T1", "1")]).expect("intake");
+        ids.extend(logged.iter().map(new_id));
+        let direct = store
+            .intake_with_cursor(vec![ticket("N1", "1")], "notes", "1")
+            .expect("direct");
+        ids.extend(direct.iter().map(new_id));
+        let logged = store.intake(vec![ticket("T2", "1")]).expect("intake");
+        ids.extend(logged.iter().map(new_id));
+    }
+    let store = open(&dir);
+    let reopened = store.intake(vec![ticket("T3", "1")]).expect("intake");
+    ids.push(match reopened[0] {
+        IntakeOutcome::New(id) => id,
+        other => panic!("{other:?}"),
+    });
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+    assert_eq!(store.in_state(State::Stored, 10).expect("list").len(), 4);
+}
+
+#[test]
+fn concurrent_intakes_and_reads_lose_and_double_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    let (writers, batches, per_batch) = (3, 40, 16);
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let store = store.clone();
+            scope.spawn(move || {
+                for b in 0..batches {
+                    let docs = (0..per_batch)
+                        .map(|n| ticket(&format!("W{w}-{b}-{n}"), "1"))
+                        .collect();
+                    store.intake(docs).expect("intake");
+                }
+            });
+        }
+        let reader = store.clone();
+        scope.spawn(move || {
+            for _ in 0..50 {
+                reader.count_states().expect("count");
+            }
+        });
+    });
+    store.checkpoint().expect("checkpoint");
+    let mut seen = std::collections::HashSet::new();
+    store
+        .for_each_doc(|meta| assert!(seen.insert(meta.id), "id {} twice", meta.id))
+        .expect("visit");
+    assert_eq!(seen.len(), writers * batches * per_batch);
+}

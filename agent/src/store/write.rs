@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::log::{self, FoldRange, LogFile};
 use super::{
     codec, db, decode, encode, AuditEntry, Batch, DocMeta, Intake, IntakeOutcome, State,
     StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP, DOCUMENTS, LATEST,
@@ -51,22 +52,26 @@ impl<'t> Tables<'t> {
         decode(value.value()).map_err(codec("read document"))
     }
 
-    pub(super) fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
-        self.reserve_ids(name, 1)
+    /// A counter's value (0 if never set).
+    pub(super) fn counter(&self, name: &str) -> Result<u64, StoreError> {
+        let value = self.counters.get(name).map_err(db("read counter"))?;
+        Ok(value.map_or(0, |v| v.value()))
     }
 
-    /// Reserves `count` consecutive ids and returns the first. An id left
-    /// unused (a duplicate in the batch) is a harmless gap; reserving once
-    /// per batch spares two table operations per document.
-    pub(super) fn reserve_ids(&mut self, name: &str, count: usize) -> Result<u64, StoreError> {
-        let id = self
-            .counters
-            .get(name)
-            .map_err(db("next id"))?
-            .map_or(1, |v| v.value());
-        self.counters
-            .insert(name, id + count as u64)
-            .map_err(db("next id"))?;
+    /// Raises a counter to `at_least` (never lowers it).
+    fn raise_counter(&mut self, name: &str, at_least: u64) -> Result<(), StoreError> {
+        if self.counter(name)? < at_least {
+            self.counters
+                .insert(name, at_least)
+                .map_err(db("write counter"))?;
+        }
+        Ok(())
+    }
+
+    /// The next id of a sequence (batches), starting at 1.
+    pub(super) fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
+        let id = self.counter(name)?.max(1);
+        self.counters.insert(name, id + 1).map_err(db("next id"))?;
         Ok(id)
     }
 
@@ -109,17 +114,55 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
-    /// Stores documents under ids reserved once for the batch.
+    /// Stores documents under ids from `next_id` on (one per new document;
+    /// a duplicate takes none) and records the next free id.
     pub(super) fn intake_all(
         &mut self,
         docs: Vec<Intake>,
+        next_id: &mut u64,
         now: Timestamp,
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
-        let first = self.reserve_ids(super::NEXT_DOC, docs.len())?;
-        docs.into_iter()
-            .zip(first..)
-            .map(|(doc, id)| self.intake_one(doc, id, now))
-            .collect()
+        let mut outcomes = Vec::with_capacity(docs.len());
+        for doc in docs {
+            let outcome = self.intake_one(doc, *next_id, now)?;
+            if matches!(outcome, IntakeOutcome::New(_)) {
+                *next_id += 1;
+            }
+            outcomes.push(outcome);
+        }
+        self.raise_counter(super::NEXT_DOC, *next_id)?;
+        Ok(outcomes)
+    }
+
+    /// Folds the intake log's records in `range` into the tables, skipping
+    /// any record already folded (its sequence number is at or below the
+    /// one kept here), and records how far it went. Returns how many
+    /// documents it stored.
+    pub(super) fn fold(
+        &mut self,
+        file: &dyn LogFile,
+        label: &str,
+        range: FoldRange,
+    ) -> Result<usize, StoreError> {
+        let folded_seq = self.counter(super::LOG_FOLDED)?;
+        let mut next_id = self.counter(super::NEXT_DOC)?.max(1);
+        let mut stored = 0;
+        log::for_each_record(file, label, range, |record| {
+            if record.seq <= folded_seq {
+                return Ok(());
+            }
+            for logged in record.docs {
+                next_id = next_id.max(logged.id + 1);
+                let outcome = self.intake_one(logged.doc, logged.id, record.received_at)?;
+                if matches!(outcome, IntakeOutcome::New(_)) {
+                    stored += 1;
+                }
+            }
+            Ok(())
+        })?;
+        self.raise_counter(super::NEXT_DOC, next_id)?;
+        self.raise_counter(super::LOG_FOLDED, range.upto_seq)?;
+        Ok(stored)
     }
 
     /// Stores one document under `id` (reserved by the caller) unless it is
