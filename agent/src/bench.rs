@@ -1,11 +1,12 @@
 //! `relais bench store`: the store's figures, printed side by side with a
 //! baseline measured in the same run on the same disk.
 //!
-//! - durable intake rate, against a plain append loop that fsyncs after the
-//!   same number of documents;
-//! - resident memory with 1k, 10k and 100k documents queued;
+//! - resident memory idle, then with 1k, 10k and 100k documents queued
+//!   (first, while the process has done nothing else);
+//! - time to reopen the store and answer (restart);
 //! - drain rate of that backlog into ERP import files;
-//! - time to reopen the store and answer (restart).
+//! - durable intake rate, against a plain append loop that fsyncs after the
+//!   same number of documents.
 //!
 //! [`spike`] measures a sales-event day: mapping rate and drain time at the
 //! configured ERP rate (`cargo bench -p relais --bench spike`).
@@ -16,6 +17,8 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
+
+use jiff::Timestamp;
 
 use pos_bridge::dialect::Dialect;
 use rust_decimal::Decimal;
@@ -222,18 +225,25 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
         cores(),
         dir.display()
     );
-    println!("idle RSS before opening the store: {} KiB", rss_kib());
+    let idle = rss_kib();
+    println!("idle RSS before opening the store: {idle} KiB (target < 20 MB)");
 
-    intake_rates(dir, intake_docs)?;
-
+    // Memory first, in a process that has done nothing else yet.
     let store = Store::open(&dir.join("backlog.redb"))?;
+    println!("RSS with the store open, empty: {} KiB", rss_kib());
     let mut queued = 0;
-    for target in [1_000, 10_000, backlog] {
+    let mut first_rss = None;
+    let mut steps = vec![1_000, 10_000, backlog];
+    steps.retain(|&n| n <= backlog);
+    steps.dedup();
+    for target in steps {
         fill(&store, queued, target - queued)?;
         queued = target;
+        let rss = rss_kib();
+        let from_first = rss.saturating_sub(*first_rss.get_or_insert(rss));
         println!(
-            "RSS with {queued:>7} documents queued: {:>7} KiB",
-            rss_kib()
+            "RSS with {queued:>7} documents queued: {rss:>7} KiB (+{from_first} KiB since the \
+             first step; target < 10 MB)"
         );
     }
     drop(store);
@@ -246,8 +256,10 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let settings = ErpSettings::under(dir);
     let tz = jiff::tz::TimeZone::get("Europe/Paris")?;
+    day_figures(&store, &tz, queued)?;
+
+    let settings = ErpSettings::under(dir);
     let started = Instant::now();
     let report = deliver_imports(&store, &settings, &tz)?;
     println!(
@@ -256,6 +268,28 @@ pub fn run(dir: &Path, intake_docs: u64, backlog: u64) -> anyhow::Result<()> {
         report.files,
         rate(report.documents as u64, started),
         rss_kib()
+    );
+    drop(store);
+
+    intake_rates(dir, intake_docs)
+}
+
+/// The status page's figures for one day (yesterday: nothing was taken in
+/// then), through the intake-time index, against reading every document's
+/// metadata as the page did before the index.
+fn day_figures(store: &Store, tz: &jiff::tz::TimeZone, held: u64) -> anyhow::Result<()> {
+    let yesterday = Timestamp::now().to_zoned(tz.clone()).date().yesterday()?;
+    let started = Instant::now();
+    let figures = crate::ops::received_on(store, tz, yesterday)?;
+    let indexed = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let mut seen = 0u64;
+    store.for_each_doc(|_| seen += 1)?;
+    let scanned = started.elapsed().as_secs_f64() * 1000.0;
+    let counted: u64 = figures.kinds.iter().map(|k| k.documents).sum();
+    println!(
+        "a day's figures among {held} documents ({counted} that day): {indexed:.2} ms through \
+         the intake-time index; reading all {seen} documents' metadata takes {scanned:.1} ms"
     );
     Ok(())
 }

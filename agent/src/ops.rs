@@ -127,8 +127,6 @@ const DAY_KINDS: [Kind; 4] = [
 ///
 /// Superseded revisions are left out, or an order changed twice in the day
 /// would count three times. Reads metadata only, never a body.
-// TODO: this scans every document's metadata; a store kept for years would
-// want an index by intake time (the store's tables are not ours to change).
 pub fn received_on(store: &Store, tz: &TimeZone, day: Date) -> Result<DayFigures, StoreError> {
     let start = day
         .to_zoned(tz.clone())
@@ -144,11 +142,8 @@ pub fn received_on(store: &Store, tz: &TimeZone, day: Date) -> Result<DayFigures
     };
     let mut kinds: Vec<KindFigures> = DAY_KINDS.into_iter().map(line).collect();
 
-    store.for_each_doc(|meta| {
-        let counted = meta.kind != Kind::Telemetry
-            && meta.state != State::Superseded
-            && meta.received_at >= start
-            && meta.received_at < end;
+    store.for_each_received(start, end, |meta| {
+        let counted = meta.kind != Kind::Telemetry && meta.state != State::Superseded;
         if !counted {
             return;
         }

@@ -215,8 +215,8 @@ async fn answer_resync(store: &Store, client: &AsyncClient, topics: &Topics, pub
 }
 
 /// Numbers of `register`'s tickets whose own time is at or after `since`.
-/// Scans ticket metadata received since a day before `since` (a ticket is
-/// received after it is made), then reads those tickets' bodies.
+/// Reads the metadata of what was received since a day before `since` (a
+/// ticket is received after it is made), then those tickets' bodies.
 fn held_since(
     store: &Store,
     register: &str,
@@ -224,8 +224,8 @@ fn held_since(
 ) -> Result<Vec<String>, StoreError> {
     let window = since - jiff::SignedDuration::from_hours(24);
     let mut candidates = Vec::new();
-    store.for_each_doc(|m| {
-        if m.kind == Kind::Ticket && m.received_at >= window {
+    store.for_each_received(window, jiff::Timestamp::MAX, |m| {
+        if m.kind == Kind::Ticket {
             candidates.push(m.id);
         }
     })?;

@@ -71,6 +71,16 @@ impl Dest {
             Dest::Fleet => "fleet",
         }
     }
+
+    /// Its number in the store's open-batch index (persisted: only ever
+    /// added to, never renumbered).
+    pub fn code(self) -> u8 {
+        match self {
+            Dest::Erp => 0,
+            Dest::Shop => 1,
+            Dest::Fleet => 2,
+        }
+    }
 }
 
 /// Where a document is in its life (see DESIGN.md, "Document life").

@@ -106,6 +106,9 @@
 //! - `states`: (state code, id) -> (), the queue index.
 //! - `dedup`: "kind:external id:revision" -> id; `latest`: "kind:external id"
 //!   -> id of its newest revision.
+//! - `received`: (intake time in seconds, id) -> (), to read a day's
+//!   documents without reading the rest; `open_batches`: (destination,
+//!   batch id) -> () for batches not yet delivered.
 //! - `audit`: (id, n) -> [`AuditEntry`]; `batches`: id -> [`Batch`];
 //!   `cursors`: name -> text; `counters`: name -> u64 (next ids, the last
 //!   intake log record folded, last success per peer).
@@ -145,12 +148,19 @@ const AUDIT: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("audit");
 const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("batches");
 const CURSORS: TableDefinition<&str, &str> = TableDefinition::new("cursors");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+const RECEIVED: TableDefinition<(i64, u64), ()> = TableDefinition::new("received");
+const OPEN_BATCHES: TableDefinition<(u8, u64), ()> = TableDefinition::new("open_batches");
 
 const NEXT_DOC: &str = "next_doc_id";
 const CACHE_BYTES: usize = 4 * 1024 * 1024;
 const NEXT_BATCH: &str = "next_batch_id";
 /// Sequence number of the last intake log record folded into the tables.
 const LOG_FOLDED: &str = "intake_log_folded";
+/// Every document id below this one is in the `received` index, every
+/// batch id below the next one in `open_batches` (if still open): a store
+/// written by a Relais without these indexes is caught up at opening.
+const INDEXED_DOCS: &str = "indexed_docs_below";
+const INDEXED_BATCHES: &str = "indexed_batches_below";
 
 /// A store failure, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -719,7 +729,8 @@ impl Core {
 fn tables_and_counters(database: &Database) -> Result<(u64, u64), StoreError> {
     let tx = database.begin_write().map_err(db("create tables"))?;
     let counters = {
-        let tables = Tables::open(&tx)?;
+        let mut tables = Tables::open(&tx)?;
+        tables.catch_up_indexes()?;
         (
             tables.counter(LOG_FOLDED)?,
             tables.counter(NEXT_DOC)?.max(1),

@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::{
     codec, db, decode, AuditEntry, Batch, Dest, DocMeta, Kind, State, Store, StoreError, AUDIT,
-    BATCHES, BODIES, COUNTERS, CURSORS, DOCUMENTS, LATEST, MAPPED, STATES,
+    BATCHES, BODIES, COUNTERS, CURSORS, DOCUMENTS, LATEST, MAPPED, OPEN_BATCHES, RECEIVED, STATES,
 };
 use redb::TableDefinition;
 
@@ -66,6 +66,35 @@ impl Store {
         for entry in docs.iter().map_err(db("read documents"))? {
             let (_, value) = entry.map_err(db("read documents"))?;
             visit(decode(value.value()).map_err(codec("read document"))?);
+        }
+        Ok(())
+    }
+
+    /// Visits the metadata of the documents taken in from `from` until
+    /// before `until`, in order of intake time, through the intake-time
+    /// index: the rest of the store is not read.
+    pub fn for_each_received(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        mut visit: impl FnMut(DocMeta),
+    ) -> Result<(), StoreError> {
+        self.core.fresh();
+        let tx = self.core.database()?.begin_read().map_err(db("read"))?;
+        let index = tx.open_table(RECEIVED).map_err(db("read intake times"))?;
+        let docs = tx.open_table(DOCUMENTS).map_err(db("read documents"))?;
+        let range = (from.as_second(), 0)..=(until.as_second(), u64::MAX);
+        for entry in index.range(range).map_err(db("read intake times"))? {
+            let (key, _) = entry.map_err(db("read intake times"))?;
+            let meta = match read_meta(&docs, key.value().1) {
+                Ok(meta) => meta,
+                // Removed by a Relais that kept no index: nothing to show.
+                Err(StoreError::NoDocument(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if meta.received_at >= from && meta.received_at < until {
+                visit(meta);
+            }
         }
         Ok(())
     }
@@ -138,11 +167,23 @@ impl Store {
     pub fn open_batches(&self, dest: Dest) -> Result<Vec<Batch>, StoreError> {
         self.core.fresh();
         let tx = self.core.database()?.begin_read().map_err(db("read"))?;
+        let index = tx
+            .open_table(OPEN_BATCHES)
+            .map_err(db("read open batches"))?;
         let table = tx.open_table(BATCHES).map_err(db("read batches"))?;
+        let code = dest.code();
         let mut out = Vec::new();
-        for entry in table.iter().map_err(db("read batches"))? {
-            let (_, value) = entry.map_err(db("read batches"))?;
+        for entry in index
+            .range((code, 0)..=(code, u64::MAX))
+            .map_err(db("read open batches"))?
+        {
+            let (key, _) = entry.map_err(db("read open batches"))?;
+            let Some(value) = table.get(key.value().1).map_err(db("read batches"))? else {
+                continue;
+            };
             let batch: Batch = decode(value.value()).map_err(codec("read batch"))?;
+            // The index may be behind a Relais that kept none: the batch
+            // itself says whether it is still open.
             if batch.dest == dest && !batch.delivered {
                 out.push(batch);
             }

@@ -324,3 +324,116 @@ fn concurrent_intakes_and_reads_lose_and_double_nothing() {
         .expect("visit");
     assert_eq!(seen.len(), writers * batches * per_batch);
 }
+
+#[test]
+fn a_logged_id_taken_by_a_relais_without_the_log_is_given_anew() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let image = tempfile::tempdir().expect("temp dir");
+    let log_path = image.path().join("relais.intake-log");
+    {
+        let store = open(&dir);
+        store.intake(vec![ticket("T1", "1")]).expect("intake");
+        copy_store(&dir, &image);
+    }
+    let logged = std::fs::read(&log_path).expect("read log");
+    assert!(!logged.is_empty(), "T1 is still only in the log");
+    // An update rolled back to a Relais that knows no intake log: it stores
+    // T2 under the id the log had given T1.
+    std::fs::remove_file(&log_path).expect("hide the log");
+    {
+        let older = open(&image);
+        let direct = older
+            .intake_with_cursor(vec![ticket("T2", "1")], "notes", "1")
+            .expect("direct intake");
+        assert_eq!(direct, vec![IntakeOutcome::New(1)]);
+    }
+    std::fs::write(&log_path, &logged).expect("the log comes back");
+    let store = open(&image);
+    let t1 = store.find(Kind::Ticket, "T1").expect("find").expect("T1");
+    let t2 = store.find(Kind::Ticket, "T2").expect("find").expect("T2");
+    assert_ne!(t1.id, t2.id);
+    assert_eq!(store.body(t1.id).expect("body"), b"{\"ticket\":\"T1\"}");
+    assert_eq!(store.body(t2.id).expect("body"), b"{\"ticket\":\"T2\"}");
+}
+
+fn received_between(store: &Store, from: Timestamp, until: Timestamp) -> Vec<String> {
+    let mut out = Vec::new();
+    store
+        .for_each_received(from, until, |meta| out.push(meta.external_id))
+        .expect("read by intake time");
+    out
+}
+
+#[test]
+fn documents_are_read_by_intake_time_without_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open(&dir);
+    let before = Timestamp::now();
+    store
+        .intake(vec![ticket("T1", "1"), ticket("T2", "1")])
+        .expect("intake");
+    let after = Timestamp::now() + jiff::SignedDuration::from_millis(1);
+    assert_eq!(received_between(&store, before, after), ["T1", "T2"]);
+    let later = after + jiff::SignedDuration::from_secs(2);
+    assert!(received_between(&store, later, Timestamp::MAX).is_empty());
+    assert!(received_between(&store, Timestamp::MIN, before).is_empty());
+}
+
+#[test]
+fn a_store_without_the_indexes_gets_them_at_opening() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("relais.redb");
+    let open_batch = {
+        let store = open(&dir);
+        store
+            .intake(vec![
+                ticket("T1", "1"),
+                ticket("T2", "1"),
+                ticket("T3", "1"),
+            ])
+            .expect("intake");
+        let ids: Vec<u64> = store
+            .in_state(State::Stored, 10)
+            .expect("list")
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        let queue = ids
+            .iter()
+            .map(|&id| Transition::to(id, State::Queued(Dest::Erp), "mapped"));
+        store.apply(queue.collect()).expect("queue");
+        let done = store
+            .create_batch(Dest::Erp, &ids[..1], |n| format!("B{n:06}.csv"))
+            .expect("batch");
+        store.complete_batch(&done).expect("complete");
+        store
+            .create_batch(Dest::Erp, &ids[1..], |n| format!("B{n:06}.csv"))
+            .expect("batch")
+    };
+    // As a Relais from before the indexes left it.
+    {
+        let database = redb::Database::open(&path).expect("open redb");
+        let tx = database.begin_write().expect("write");
+        tx.delete_table(RECEIVED).expect("drop received");
+        tx.delete_table(OPEN_BATCHES).expect("drop open batches");
+        {
+            let mut counters = tx.open_table(COUNTERS).expect("counters");
+            counters.remove(INDEXED_DOCS).expect("forget");
+            counters.remove(INDEXED_BATCHES).expect("forget");
+        }
+        tx.commit().expect("commit");
+    }
+    let store = open(&dir);
+    assert_eq!(
+        received_between(&store, Timestamp::MIN, Timestamp::MAX),
+        ["T1", "T2", "T3"]
+    );
+    let open: Vec<u64> = store
+        .open_batches(Dest::Erp)
+        .expect("open batches")
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(open, [open_batch.id]);
+    assert!(store.open_batches(Dest::Shop).expect("shop").is_empty());
+}

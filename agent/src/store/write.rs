@@ -7,8 +7,9 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::log::{self, FoldRange, LogFile};
 use super::{
     codec, db, decode, encode, AuditEntry, Batch, DocMeta, Intake, IntakeOutcome, State,
-    StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP, DOCUMENTS, LATEST,
-    MAPPED, STATES,
+    StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP, DOCUMENTS,
+    INDEXED_BATCHES, INDEXED_DOCS, LATEST, MAPPED, NEXT_BATCH, NEXT_DOC, OPEN_BATCHES, RECEIVED,
+    STATES,
 };
 
 /// The open tables of one write transaction.
@@ -23,6 +24,8 @@ pub(super) struct Tables<'t> {
     batches: Table<'t, u64, &'static [u8]>,
     pub(super) cursors: Table<'t, &'static str, &'static str>,
     counters: Table<'t, &'static str, u64>,
+    received: Table<'t, (i64, u64), ()>,
+    open_batches: Table<'t, (u8, u64), ()>,
 }
 
 impl<'t> Tables<'t> {
@@ -40,7 +43,41 @@ impl<'t> Tables<'t> {
             batches: tx.open_table(BATCHES).map_err(err())?,
             cursors: tx.open_table(CURSORS).map_err(err())?,
             counters: tx.open_table(COUNTERS).map_err(err())?,
+            received: tx.open_table(RECEIVED).map_err(err())?,
+            open_batches: tx.open_table(OPEN_BATCHES).map_err(err())?,
         })
+    }
+
+    /// Puts in the indexes whatever documents and batches came after the
+    /// indexes were last known whole (all of them, the first time).
+    pub(super) fn catch_up_indexes(&mut self) -> Result<(), StoreError> {
+        let next_doc = self.counter(NEXT_DOC)?;
+        let docs_from = self.counter(INDEXED_DOCS)?;
+        if docs_from < next_doc {
+            for entry in self.documents.range(docs_from..).map_err(db("index"))? {
+                let (_, value) = entry.map_err(db("index"))?;
+                let meta: DocMeta = decode(value.value()).map_err(codec("index"))?;
+                self.received
+                    .insert((meta.received_at.as_second(), meta.id), ())
+                    .map_err(db("index"))?;
+            }
+            tracing::info!(from = docs_from, "store: intake-time index caught up");
+        }
+        let next_batch = self.counter(NEXT_BATCH)?;
+        let batches_from = self.counter(INDEXED_BATCHES)?;
+        if batches_from < next_batch {
+            for entry in self.batches.range(batches_from..).map_err(db("index"))? {
+                let (_, value) = entry.map_err(db("index"))?;
+                let batch: Batch = decode(value.value()).map_err(codec("index"))?;
+                if !batch.delivered {
+                    self.open_batches
+                        .insert((batch.dest.code(), batch.id), ())
+                        .map_err(db("index"))?;
+                }
+            }
+        }
+        self.raise_counter(INDEXED_DOCS, next_doc)?;
+        self.raise_counter(INDEXED_BATCHES, next_batch)
     }
 
     pub(super) fn meta(&self, id: u64) -> Result<DocMeta, StoreError> {
@@ -72,6 +109,9 @@ impl<'t> Tables<'t> {
     pub(super) fn next_id(&mut self, name: &str) -> Result<u64, StoreError> {
         let id = self.counter(name)?.max(1);
         self.counters.insert(name, id + 1).map_err(db("next id"))?;
+        if name == NEXT_BATCH {
+            self.raise_counter(INDEXED_BATCHES, id + 1)?;
+        }
         Ok(id)
     }
 
@@ -86,6 +126,14 @@ impl<'t> Tables<'t> {
         self.batches
             .insert(batch.id, bytes.as_slice())
             .map_err(db("write batch"))?;
+        let key = (batch.dest.code(), batch.id);
+        if batch.delivered {
+            self.open_batches.remove(key).map_err(db("write batch"))?;
+        } else {
+            self.open_batches
+                .insert(key, ())
+                .map_err(db("write batch"))?;
+        }
         Ok(())
     }
 
@@ -131,6 +179,7 @@ impl<'t> Tables<'t> {
             outcomes.push(outcome);
         }
         self.raise_counter(super::NEXT_DOC, *next_id)?;
+        self.raise_counter(INDEXED_DOCS, *next_id)?;
         Ok(outcomes)
     }
 
@@ -153,7 +202,23 @@ impl<'t> Tables<'t> {
             }
             for logged in record.docs {
                 next_id = next_id.max(logged.id + 1);
-                let outcome = self.intake_one(logged.doc, logged.id, record.received_at)?;
+                // The id is taken only if a Relais that does not know the
+                // log (an update rolled back) stored other documents
+                // meanwhile; no one outside was told the logged id (any
+                // write that uses an id folds first), so a fresh one is
+                // given.
+                let id = if self.documents.get(logged.id).map_err(db("fold"))?.is_some() {
+                    tracing::warn!(
+                        id = logged.id,
+                        given = next_id,
+                        "store: a logged document's id was taken meanwhile; given a new one"
+                    );
+                    next_id += 1;
+                    next_id - 1
+                } else {
+                    logged.id
+                };
+                let outcome = self.intake_one(logged.doc, id, record.received_at)?;
                 if matches!(outcome, IntakeOutcome::New(_)) {
                     stored += 1;
                 }
@@ -161,6 +226,7 @@ impl<'t> Tables<'t> {
             Ok(())
         })?;
         self.raise_counter(super::NEXT_DOC, next_id)?;
+        self.raise_counter(INDEXED_DOCS, next_id)?;
         self.raise_counter(super::LOG_FOLDED, range.upto_seq)?;
         Ok(stored)
     }
@@ -206,6 +272,9 @@ impl<'t> Tables<'t> {
             parent: doc.parent,
         };
         self.put_meta(&meta)?;
+        self.received
+            .insert((now.as_second(), id), ())
+            .map_err(db("intake"))?;
         // The "received" audit entry is not written: it is the document's
         // own `received_at`, and `Store::audit` puts it first. One insert
         // less per document is a sixth of the intake's work.
@@ -314,6 +383,9 @@ impl<'t> Tables<'t> {
         let identity = format!("{}:{}", meta.kind.name(), meta.external_id);
         let dedup_key = format!("{identity}:{}", meta.revision);
         self.documents.remove(meta.id).map_err(db("remove"))?;
+        self.received
+            .remove((meta.received_at.as_second(), meta.id))
+            .map_err(db("remove"))?;
         self.bodies.remove(meta.id).map_err(db("remove"))?;
         self.mapped.remove(meta.id).map_err(db("remove"))?;
         self.states
