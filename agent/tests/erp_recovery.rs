@@ -95,3 +95,32 @@ fn a_staged_file_the_erp_already_took_is_not_written_again() {
         .expect("present");
     assert_eq!(t1.state, State::Delivered(Dest::Erp));
 }
+
+/// After a restart, the import files of the last minute (still in the
+/// import folder, or already in the ERP's done folder) count against the
+/// rate; older files and files that are not Relais's do not.
+#[test]
+fn the_files_of_the_minute_before_a_restart_are_counted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = settings(dir.path());
+    let done = dir.path().join("done");
+    settings.import_done_dir = Some(done.clone());
+    for folder in [&settings.import_dir, &done] {
+        std::fs::create_dir_all(folder).expect("folder");
+    }
+    let write = |path: std::path::PathBuf, age_secs: u64| {
+        let file = std::fs::File::create(&path).expect("file");
+        let at = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+        file.set_modified(at).expect("set time");
+    };
+    write(settings.import_dir.join("CMD_20261202_000007.csv"), 5);
+    write(done.join("CMD_20261202_000006.csv"), 20);
+    write(done.join("CMD_20261202_000001.csv"), 3600);
+    write(settings.import_dir.join("notes.txt"), 1);
+    let now = jiff::Timestamp::now();
+    let recent = relais::erp::recent_imports(&settings, now);
+    assert_eq!(recent.len(), 2, "{recent:?}");
+    let mut rate = relais::erp::throttle::FileRate::new(3);
+    rate.seed(now, recent);
+    assert_eq!(rate.room(now), 1);
+}

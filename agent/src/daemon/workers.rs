@@ -280,6 +280,9 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
     };
     let mut site: Option<Arc<Site>> = None;
     let mut rate = FileRate::new(settings.max_files_per_minute);
+    // The files of the minute before a restart count too (read from the
+    // ERP's folders in the first round, off the async threads).
+    let mut seeded = false;
     let mut failures = 0u32;
     loop {
         d.beat.beat();
@@ -293,9 +296,14 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
             d.config.clone(),
             d.tz.clone(),
         );
+        let first = !seeded;
         let mut state = (clients, site, rate);
         let round = tokio::task::spawn_blocking(move || {
             let (clients, site, rate) = &mut state;
+            if first {
+                let now = jiff::Timestamp::now();
+                rate.seed(now, crate::erp::recent_imports(&settings2, now));
+            }
             clients.refresh(site, &config, &tz);
             let result = match site.clone() {
                 Some(site) => delivery_round(&store, &site, &settings2, rate),
@@ -309,6 +317,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
                 clients = c;
                 site = s;
                 rate = r;
+                seeded = true;
                 Ok(result)
             }
             Err(e) => {
@@ -319,6 +328,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
                 };
                 site = None;
                 rate = FileRate::new(settings.max_files_per_minute);
+                seeded = false;
                 Err(e)
             }
         };

@@ -30,6 +30,9 @@ use crate::mapping::import::{render_file, ImportRow};
 use crate::store::{decode, Batch, Dest, Intake, IntakeOutcome, Kind, State, Store, StoreError};
 use throttle::FileRate;
 
+/// How Relais's import files are named: `CMD_<day>_<batch>.csv`.
+const IMPORT_PREFIX: &str = "CMD_";
+
 /// Where and how the ERP exchanges files.
 #[derive(Debug, Clone)]
 pub struct ErpSettings {
@@ -100,6 +103,44 @@ pub struct DeliveryReport {
     pub throttled: bool,
 }
 
+/// When the import files of the last minute were written: Relais's files
+/// (`CMD_*.csv`) in the import folder and the ERP's done folder, by their
+/// modification time (a rename keeps it). A folder that cannot be read
+/// counts as empty, with a warning: the rate is a courtesy to the ERP, not
+/// a safety.
+pub fn recent_imports(settings: &ErpSettings, now: Timestamp) -> Vec<Timestamp> {
+    let window = std::time::Duration::from_secs(60);
+    let folders = std::iter::once(&settings.import_dir).chain(settings.import_done_dir.as_ref());
+    let mut times = Vec::new();
+    for folder in folders {
+        let entries = match std::fs::read_dir(folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                tracing::warn!(folder = %folder.display(), error = %e,
+                    "cannot list the ERP folder to count the last minute's files");
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(IMPORT_PREFIX) && name.ends_with(".csv")) {
+                continue;
+            }
+            let modified = entry.metadata().and_then(|m| m.modified());
+            let Ok(modified) = modified else { continue };
+            let Ok(at) = Timestamp::try_from(modified) else {
+                continue;
+            };
+            if at <= now && now.duration_since(at).unsigned_abs() < window {
+                times.push(at);
+            }
+        }
+    }
+    times
+}
+
 /// Writes every queued document to import files, with no rate limit.
 pub fn deliver_imports(
     store: &Store,
@@ -159,7 +200,9 @@ pub fn deliver_imports_at(
             return Ok(report);
         }
         let ids: Vec<u64> = queued.iter().map(|m| m.id).collect();
-        let batch = store.create_batch(Dest::Erp, &ids, |n| format!("CMD_{day}_{n:06}.csv"))?;
+        let batch = store.create_batch(Dest::Erp, &ids, |n| {
+            format!("{IMPORT_PREFIX}{day}_{n:06}.csv")
+        })?;
         deliver_batch(store, settings, &batch, &mut report)?;
         rate.record(now);
     }

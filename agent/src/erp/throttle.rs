@@ -50,6 +50,24 @@ impl FileRate {
         (self.per_minute as usize).saturating_sub(self.recent.len())
     }
 
+    /// Counts files written before this `FileRate` existed (found in the
+    /// ERP's folders when the daemon starts), so that a restart does not
+    /// allow a second burst in the same minute. Times outside the minute
+    /// before `now` are ignored.
+    pub fn seed(&mut self, now: Timestamp, written: impl IntoIterator<Item = Timestamp>) {
+        if self.per_minute == 0 {
+            return;
+        }
+        let mut all: Vec<Timestamp> = self.recent.drain(..).collect();
+        all.extend(
+            written
+                .into_iter()
+                .filter(|&at| at <= now && now - WINDOW < at),
+        );
+        all.sort_unstable();
+        self.recent = all.into();
+    }
+
     /// Records a file written at `now`.
     pub fn record(&mut self, now: Timestamp) {
         if self.per_minute > 0 {
@@ -86,6 +104,18 @@ mod tests {
         assert_eq!(rate.room(at(59)), 0);
         assert_eq!(rate.room(at(60)), 1, "the first file's minute is over");
         assert_eq!(rate.room(at(62)), 3);
+    }
+
+    #[test]
+    fn files_found_at_start_count_against_the_minute() {
+        let mut rate = FileRate::new(3);
+        rate.seed(at(100), [at(20), at(70), at(90), at(101)]);
+        assert_eq!(rate.room(at(100)), 1, "two files of the last minute");
+        rate.record(at(100));
+        assert_eq!(rate.next_at(at(100)), Some(at(130)));
+        let mut unlimited = FileRate::unlimited();
+        unlimited.seed(at(100), [at(90)]);
+        assert_eq!(unlimited.room(at(100)), usize::MAX);
     }
 
     #[test]
