@@ -396,7 +396,45 @@ impl Config {
         if config.erp.poll_seconds == 0 {
             return Err(config.bad("erp.poll_seconds", "at least 1", "0"));
         }
+        config.take_own_statuses()?;
         Ok(config)
+    }
+
+    /// A status Relais sets at the shop says the order is sold: the
+    /// revision that change brings back must read as unchanged, so the
+    /// status joins `site.rules.statuses_to_erp`. One that would read as a
+    /// cancellation or a hold is refused: the next pull would take the
+    /// order back out of the ERP.
+    fn take_own_statuses(&mut self) -> Result<(), ConfigError> {
+        let Some(shop) = &self.shop else {
+            return Ok(());
+        };
+        let own = [
+            ("shop.status_when_in_erp", shop.status_when_in_erp.clone()),
+            (
+                "shop.status_when_invoiced",
+                shop.status_when_invoiced.clone(),
+            ),
+        ];
+        for (key, status) in own {
+            let Some(status) = status else { continue };
+            let rules = &self.site.rules;
+            let called_off = rules.statuses_cancelled.contains(&status)
+                || rules.statuses_held.contains(&status)
+                || status == "refunded";
+            if called_off || status.trim().is_empty() {
+                return Err(self.bad(
+                    key,
+                    "the status of a sold order (not empty, not refunded, not one of \
+                     site.rules.statuses_cancelled or statuses_held)",
+                    &status,
+                ));
+            }
+            if !rules.statuses_to_erp.contains(&status) {
+                self.site.rules.statuses_to_erp.push(status);
+            }
+        }
+        Ok(())
     }
 
     fn bad(&self, key: &'static str, expected: &'static str, found: &str) -> ConfigError {
@@ -745,6 +783,35 @@ mod tests {
         let yen_ledger = "currency = \"JPY\"\nerp_decimals = 0";
         let text = DEFAULT.replace("# currency = \"EUR\"", yen_ledger);
         assert!(Config::parse(&text, Path::new("x")).is_ok());
+    }
+
+    #[test]
+    fn a_status_relais_sets_counts_as_sold_and_a_cancelling_one_is_refused() {
+        let with = |status: &str| {
+            let line = format!("status_when_in_erp = \"{status}\"");
+            let text = DEFAULT.replace("# status_when_in_erp = \"completed\"", &line);
+            assert_ne!(text, DEFAULT);
+            Config::parse(&text, Path::new("x"))
+        };
+        let config = with("transmise-erp").expect("a custom status");
+        assert!(config
+            .site
+            .rules
+            .statuses_to_erp
+            .contains(&"transmise-erp".to_string()));
+        let before = Config::parse(DEFAULT, Path::new("x")).expect("default parses");
+        let completed = with("completed").expect("a status already taken");
+        assert_eq!(
+            completed.site.rules.statuses_to_erp,
+            before.site.rules.statuses_to_erp
+        );
+        for called_off in ["cancelled", "refunded", "pending"] {
+            let message = with(called_off).expect_err(called_off).to_string();
+            assert!(
+                message.contains("shop.status_when_in_erp") && message.contains(called_off),
+                "{message}"
+            );
+        }
     }
 
     #[test]

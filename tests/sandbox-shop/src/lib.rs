@@ -269,6 +269,17 @@ impl RunningShop {
         self.orders.notes(id)
     }
 
+    /// Every status set through `PUT /wp-json/wc/v3/orders/<id>` so far, by order id,
+    /// oldest first (orders never changed that way are absent).
+    pub fn status_changes(&self) -> std::collections::BTreeMap<u64, Vec<String>> {
+        self.orders.status_changes()
+    }
+
+    /// How many `GET /wp-json/wc/v3/orders` (list) requests reached the order routes.
+    pub fn order_list_requests(&self) -> u64 {
+        self.orders.list_requests()
+    }
+
     /// The order as the shop holds it now.
     pub fn order(&self, id: u64) -> Option<serde_json::Value> {
         self.orders.read().get(&id).map(|o| o.body.clone())

@@ -2,6 +2,7 @@
 //! out once when an order is stored.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
 use jiff::civil::DateTime;
@@ -64,12 +65,16 @@ impl HeldOrder {
 }
 
 /// All orders of the shop, by id, with what hangs off them: refunds in
-/// detail and private notes.
+/// detail and private notes; and, for tests, what clients did to them.
 #[derive(Debug, Default)]
 pub(crate) struct OrderBook {
     orders: RwLock<BTreeMap<u64, HeldOrder>>,
     refunds: RwLock<BTreeMap<u64, Vec<Value>>>,
     notes: RwLock<BTreeMap<u64, Vec<Value>>>,
+    /// Every status set by `PUT orders/<id>`, in order, by order id.
+    status_changes: RwLock<BTreeMap<u64, Vec<String>>>,
+    /// Order-list requests answered or refused so far.
+    list_requests: AtomicU64,
 }
 
 impl OrderBook {
@@ -170,6 +175,12 @@ impl OrderBook {
         let mut book = self.write();
         let order = book.get_mut(&id)?;
         let now = Timestamp::now();
+        self.status_changes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .push(status.to_owned());
         order.status = status.to_owned();
         order.modified = now;
         if let Some(body) = order.body.as_object_mut() {
@@ -178,6 +189,24 @@ impl OrderBook {
             body.insert("date_modified_gmt".into(), Value::from(gmt));
         }
         Some(order.body.clone())
+    }
+
+    /// Every status set through `PUT orders/<id>` so far, by order id, oldest first.
+    pub(crate) fn status_changes(&self) -> BTreeMap<u64, Vec<String>> {
+        self.status_changes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counts one request for the order list.
+    pub(crate) fn count_list_request(&self) {
+        self.list_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Order-list requests received so far.
+    pub(crate) fn list_requests(&self) -> u64 {
+        self.list_requests.load(Ordering::Relaxed)
     }
 
     /// Adds the order, or replaces the held order with the same id.

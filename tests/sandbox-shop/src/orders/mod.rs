@@ -63,6 +63,7 @@ pub(crate) fn routes(state: OrdersState) -> Router {
 }
 
 async fn list_orders(State(state): State<OrdersState>, uri: Uri) -> Response {
+    state.book.count_list_request();
     let pairs = match Query::<Vec<(String, String)>>::try_from_uri(&uri) {
         Ok(Query(pairs)) => pairs,
         Err(e) => return unreadable_query(&e.body_text()).into_response(),
