@@ -4,8 +4,7 @@
 //! cause is fixed and it is released, publishes the day's invoices, and
 //! stops cleanly on SIGTERM.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use pos_bridge::dialect::Dialect;
@@ -13,11 +12,8 @@ use pos_bridge::protocol::Topics;
 use pos_bridge::register::{publish_and_confirm, OutgoingTicket};
 use relais::demo::reconcile::read_imports;
 
-fn sample(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/samples/day-2026-12-02")
-        .join(rel)
-}
+mod common;
+use common::{relais, sample, state_count, Daemon};
 
 /// Polls `check` until it returns `Some`, failing after `limit`.
 fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -31,33 +27,6 @@ fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>
     }
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn relais(args: &[&str], store: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relais"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .expect("run relais")
-}
-
 fn json_of(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -65,16 +34,6 @@ fn json_of(out: &Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON answer")
-}
-
-fn state_count(status: &serde_json::Value, label: &str) -> u64 {
-    status["states"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s[0] == label)
-        .and_then(|s| s[1].as_u64())
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,15 +141,7 @@ client_id = "relais-daemon-test"
     );
 
     let log = work.join("daemon.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_relais"))
-        .args(["run", "--config"])
-        .arg(&config_path)
-        .env("RELAIS_LOG", "info,rumqttd=off")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start the daemon");
-    let daemon = Daemon { child, log };
+    let daemon = Daemon::start(&config_path, log, "info,rumqttd=off");
 
     // Operators reach it over its control socket while it runs.
     wait_for("the control socket", Duration::from_secs(60), || {

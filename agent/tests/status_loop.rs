@@ -14,18 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pos_bridge::dialect::Dialect;
 use relais::demo::reconcile::{read_imports, ImportFigures};
 use relais::store::{Kind, State, Store};
 
-fn sample(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/samples/day-2026-12-02")
-        .join(rel)
-}
+mod common;
+use common::{relais, sample, state_count, Daemon};
 
 /// Polls `check` until it returns `Some`, failing after `limit`; `what`
 /// is asked for the last state seen when the time is up.
@@ -49,63 +46,24 @@ async fn wait_for<T>(
     }
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(config: &Path, log: PathBuf) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_relais"))
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RELAIS_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("daemon log file"))
-            .spawn()
-            .expect("start the daemon");
-        Daemon { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM: the daemon drains and exits 0.
-    async fn stop(mut self, store: &Path) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(killed.success(), "kill -TERM {pid}");
-        let child = &mut self.child;
-        let exit = wait_for(
-            "the daemon to stop",
-            Duration::from_secs(40),
-            || child.try_wait().ok().flatten(),
-            String::new,
-        )
-        .await;
-        assert!(exit.success(), "daemon exit {exit:?}\n{}", self.log());
-        assert!(!store.with_extension("sock").exists(), "socket left behind");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn relais(args: &[&str], store: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relais"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .output()
-        .expect("run relais")
+/// SIGTERM, as systemd stops it: the daemon drains and exits 0.
+async fn stop(mut daemon: Daemon, store: &Path) {
+    let pid = daemon.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success(), "kill -TERM {pid}");
+    let child = &mut daemon.child;
+    let exit = wait_for(
+        "the daemon to stop",
+        Duration::from_secs(40),
+        || child.try_wait().ok().flatten(),
+        String::new,
+    )
+    .await;
+    assert!(exit.success(), "daemon exit {exit:?}\n{}", daemon.log());
+    assert!(!store.with_extension("sock").exists(), "socket left behind");
 }
 
 /// `relais status --json`, or `None` while the daemon cannot answer yet.
@@ -115,16 +73,6 @@ fn status(store: &Path) -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_slice(&out.stdout).ok()
-}
-
-fn state_count(status: &serde_json::Value, label: &str) -> u64 {
-    status["states"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s[0] == label)
-        .and_then(|s| s[1].as_u64())
-        .unwrap_or(0)
 }
 
 fn last_success(status: &serde_json::Value, peer: &str) -> Option<jiff::Timestamp> {
@@ -353,7 +301,7 @@ async fn status_comes_back_and_stops(status_in_erp: &str) {
     // gets its files, the shop a note and the new status on each order sent.
     write_config(&config, &config_text(work, &shop, status_in_erp, 0));
     let started = Instant::now();
-    let daemon = Daemon::start(&config, work.join("daemon-1.log"));
+    let daemon = Daemon::start(&config, work.join("daemon-1.log"), "info");
     let first = wait_for(
         "the day in the ERP and the shop told",
         Duration::from_secs(180),
@@ -387,7 +335,7 @@ async fn status_comes_back_and_stops(status_in_erp: &str) {
         "{:?}",
         imports_1.duplicated
     );
-    daemon.stop(&store).await;
+    stop(daemon, &store).await;
     let run_1 = started.elapsed();
 
     let files_1 = erp_files(&erp.join("import"));
@@ -410,7 +358,7 @@ async fn status_comes_back_and_stops(status_in_erp: &str) {
     // order whose status Relais changed, as a new revision.
     write_config(&config, &config_text(work, &shop, status_in_erp, 1));
     let restarted = jiff::Timestamp::now();
-    let daemon = Daemon::start(&config, work.join("daemon-2.log"));
+    let daemon = Daemon::start(&config, work.join("daemon-2.log"), "info");
     let status_2 = wait_for(
         "a pull of the second run, decided",
         Duration::from_secs(240),
@@ -425,7 +373,7 @@ async fn status_comes_back_and_stops(status_in_erp: &str) {
         || format!("{:?}\n{}", status(&store), daemon.log()),
     )
     .await;
-    daemon.stop(&store).await;
+    stop(daemon, &store).await;
 
     // The pull did bring the orders back, once each.
     let revisions = revisions_after(&store, census_1.last_id);
