@@ -9,8 +9,12 @@
 //!   two intakes never give out the same id or store the same key twice.
 //! - The fold mutex is held by whoever checkpoints, so checkpoints never
 //!   overlap. A checkpoint takes the log mutex only to see what to fold and
-//!   to record what it folded: intake goes on while the tables commit.
-//!   Lock order: fold, then log.
+//!   to record what it folded: intake goes on while the tables commit
+//!   (except for one fsync when redb grows its file, which it does under
+//!   its own lock that an intake's dedup lookup also takes). Lock order:
+//!   fold, then log.
+//! - Ids start past both the log's next id and the tables' counter, and
+//!   skip any id taken: a commit reported as failed may have landed.
 //! - A checkpoint drops a key from the log's set only after its commit
 //!   returned, so a document is always found, in the log's keys or in the
 //!   tables, by an intake that holds the log mutex.
@@ -28,7 +32,9 @@
 //! waits for it. An intake that finds the log at [`HARD_DOCS`] or [`HARD_BYTES`] (the
 //! checkpointer cannot keep up, or keeps failing) folds itself, and returns
 //! the failure if it cannot: memory stays bounded, and nothing is taken in
-//! that could not be kept.
+//! that could not be kept. A checkpoint that leaves [`COMPACT_BYTES`] of
+//! folded records at the head of the file (intake raced every checkpoint)
+//! folds the rest with intake held, so that the file is emptied.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -41,7 +47,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::log::{self, Log, LoggedDoc};
 use super::write::Tables;
-use super::{db, Core, Intake, IntakeOutcome, StoreError, DEDUP};
+use super::{db, Core, Intake, IntakeOutcome, StoreError, COUNTERS, DEDUP, NEXT_DOC};
 
 /// The checkpointer folds once the log holds this many documents...
 pub const SOFT_DOCS: usize = 2048;
@@ -55,6 +61,9 @@ pub const HARD_DOCS: usize = 16384;
 pub const HARD_BYTES: u64 = 64 << 20;
 /// A failed background checkpoint is tried again after this long.
 const RETRY: Duration = Duration::from_secs(1);
+/// A checkpoint that leaves this many bytes of folded records at the head
+/// of the file (intake kept racing it) folds the rest too, to empty it.
+pub const COMPACT_BYTES: u64 = 1 << 20;
 
 /// The intake log and what coordinates it with checkpoints.
 pub(super) struct IntakeLog {
@@ -156,10 +165,17 @@ impl Core {
         let database = self.database()?;
         let tx = database.begin_read().map_err(db("intake"))?;
         let dedup = tx.open_table(DEDUP).map_err(db("intake (dedup)"))?;
+        // The tables' counter too: a commit reported as failed may still
+        // have landed with documents of its own.
+        let counters = tx.open_table(COUNTERS).map_err(db("intake (ids)"))?;
+        let tables_next = counters
+            .get(NEXT_DOC)
+            .map_err(db("intake (ids)"))?
+            .map_or(0, |v| v.value());
         let mut outcomes = Vec::with_capacity(docs.len());
         let mut logged = Vec::with_capacity(docs.len());
         let mut batch: HashMap<String, u64> = HashMap::with_capacity(docs.len());
-        let mut next_id = log.next_id;
+        let mut next_id = log.next_id.max(tables_next);
         for doc in docs {
             let key = log::dedup_key(&doc);
             let known = match batch.get(&key).copied().or_else(|| log.pending_id(&key)) {
@@ -197,9 +213,22 @@ impl Core {
                 None => return Ok(0),
             }
         };
-        let stored = self.commit("checkpoint", |w| w.fold(&*file, &label, range))?;
+        let (mut stored, next_id) = self.commit("checkpoint", |w| w.fold(&*file, &label, range))?;
         let mut log = lock(&shared.log);
+        log.next_id = log.next_id.max(next_id);
         log.folded(range);
+        // Intake that raced every checkpoint would keep the file from ever
+        // being emptied: past COMPACT_BYTES of folded records, the rest is
+        // folded with intake held (a few records: one short commit).
+        if log.folded_head() >= COMPACT_BYTES {
+            if let Some(rest) = log.fold_range() {
+                let (more, next_id) =
+                    self.commit("checkpoint", |w| w.fold(&*file, &label, rest))?;
+                log.next_id = log.next_id.max(next_id);
+                log.folded(rest);
+                stored += more;
+            }
+        }
         shared.pending.store(log.pending(), Ordering::SeqCst);
         Ok(stored)
     }
@@ -230,8 +259,10 @@ impl Core {
         let mut log = lock(&shared.log);
         if let Some(range) = log.fold_range() {
             let (file, label) = (log.file(), log.label().to_string());
-            self.commit("checkpoint", |w| w.fold(&*file, &label, range))
+            let (_, next_id) = self
+                .commit("checkpoint", |w| w.fold(&*file, &label, range))
                 .map_err(|e| e.during(action))?;
+            log.next_id = log.next_id.max(next_id);
             log.folded(range);
             shared.pending.store(log.pending(), Ordering::SeqCst);
         }
@@ -241,7 +272,7 @@ impl Core {
             let outcomes = w.intake_all(docs, &mut next_id, now)?;
             body(w, outcomes, now)
         })?;
-        log.next_id = next_id;
+        log.next_id = log.next_id.max(next_id);
         Ok(value)
     }
 }
@@ -295,7 +326,11 @@ impl Core {
                 Err(e) => {
                     tracing::warn!(error = %e, "store: checkpoint failed; trying again");
                     let log = lock(&self.intake.log);
-                    let _ = self.intake.changed.wait_timeout(log, RETRY);
+                    // Closing sets `stop` under this mutex: checked here, it
+                    // cannot be missed while waiting.
+                    if !self.intake.stop.load(Ordering::SeqCst) {
+                        let _ = self.intake.changed.wait_timeout(log, RETRY);
+                    }
                 }
             }
             if stopping {

@@ -35,6 +35,15 @@
 //! - A record that is whole but written in a format this Relais does not
 //!   know is an error that names it, never skipped: it may hold documents
 //!   that were acknowledged.
+//! - A damaged record followed by a whole, newer one is not a torn tail
+//!   (a power cut tears only the last append) but damage to the medium:
+//!   opening stops with an error naming both offsets and cuts nothing.
+//! - A whole record whose sync never returned (the process was killed
+//!   between write and sync) is read back like the others: opening syncs
+//!   the file before any of it answers a dedup lookup.
+//! - Once the file's length is cut to zero after a fold, it counts as
+//!   empty even if the sync of that cut fails: the next record goes at
+//!   offset 0 and its own sync settles the length.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -217,7 +226,9 @@ pub fn encode(seq: u64, received_at: Timestamp, docs: &[LoggedDoc]) -> Result<Ve
     let payload = PayloadRef { received_at, docs };
     let mut out = postcard::to_extend(&payload, out).map_err(|e| e.to_string())?;
     let len = u32::try_from(out.len() - HEADER)
-        .map_err(|_| format!("a record of {} bytes is too large", out.len()))?;
+        .ok()
+        .filter(|&len| u64::from(len) <= MAX_PAYLOAD)
+        .ok_or_else(|| format!("a record of {} bytes is too large", out.len()))?;
     out[0..4].copy_from_slice(&MAGIC);
     out[4..8].copy_from_slice(&len.to_le_bytes());
     out[12..20].copy_from_slice(&seq.to_le_bytes());
@@ -389,6 +400,22 @@ impl Log {
                 }
                 Next::End(torn) => {
                     if let Some(torn) = torn {
+                        // A power cut tears only the last record: a whole,
+                        // newer record further on means the medium damaged
+                        // one in the middle, and cutting would lose it.
+                        if let Some((seq, at)) = log.newer_record_after(file_len, expected)? {
+                            return Err(LogError::Unreadable {
+                                file: label.to_string(),
+                                seq,
+                                offset: at,
+                                reason: format!(
+                                    "it follows {torn} at byte {}; the log is left as it is \
+                                     (copy it aside before anything else: moving it away \
+                                     loses the documents from byte {} on)",
+                                    log.len, log.len
+                                ),
+                            });
+                        }
                         tracing::warn!(log = %label, at = log.len, %torn,
                             "intake log: a torn tail was never acknowledged; cut off");
                     }
@@ -400,7 +427,61 @@ impl Log {
             log.dirty_tail = true;
             log.cut_tail();
         }
+        // A record whose write reached the page cache but whose sync never
+        // returned (the process was killed) answers dedup from now on: it
+        // must be on disk before it does.
+        if log.len > 0 {
+            log.file.sync_data().map_err(|source| LogError::Io {
+                file: label.to_string(),
+                action: "sync",
+                offset: 0,
+                source,
+            })?;
+        }
         Ok(log)
+    }
+
+    /// The first whole record after the end of the good ones whose
+    /// sequence number is at or past `due` (older ones are stale bytes of
+    /// an earlier life of the file), with its offset.
+    fn newer_record_after(
+        &self,
+        file_len: u64,
+        due: Option<u64>,
+    ) -> Result<Option<(u64, u64)>, LogError> {
+        const CHUNK: usize = 1 << 20;
+        let floor = due.unwrap_or(self.next_seq);
+        let mut start = self.len + 1;
+        while start + HEADER as u64 <= file_len {
+            let want = CHUNK.min((file_len - start) as usize);
+            let mut buf = vec![0u8; want];
+            self.file
+                .read_exact_at(&mut buf, start)
+                .map_err(|source| LogError::Io {
+                    file: self.label.clone(),
+                    action: "read",
+                    offset: start,
+                    source,
+                })?;
+            for i in 0..want.saturating_sub(MAGIC.len() - 1) {
+                if buf[i..i + MAGIC.len()] != MAGIC {
+                    continue;
+                }
+                let at = start + i as u64;
+                // Any error reading a candidate is damage of its own kind:
+                // only a whole record counts.
+                if let Ok(Next::Record(record)) =
+                    read_at(&*self.file, &self.label, at, file_len, None)
+                {
+                    if record.seq >= floor {
+                        return Ok(Some((record.seq, at)));
+                    }
+                }
+            }
+            // Overlap so that a magic split across chunks is seen.
+            start += (want.saturating_sub(MAGIC.len() - 1)).max(1) as u64;
+        }
+        Ok(None)
     }
 
     fn take_back(&mut self, record: &Record, folded_seq: u64) {
@@ -515,17 +596,26 @@ impl Log {
         }
         // Folded records left on disk are harmless (their sequence numbers
         // are at or below the one the tables hold), so a failed truncation
-        // only costs room until the next one.
-        let emptied = self.file.set_len(0).and_then(|()| self.file.sync_data());
-        match emptied {
-            Ok(()) => {
-                self.len = 0;
-                self.folded_to = 0;
-                self.dirty_tail = false;
-            }
-            Err(e) => tracing::warn!(log = %self.label, error = %e,
-                "intake log: folded, but cannot empty the file yet"),
+        // only costs room until the next one. Once the length is cut, the
+        // file is empty whether or not its sync returns: the next record
+        // goes at offset 0 (its own sync makes the new length durable).
+        if let Err(e) = self.file.set_len(0) {
+            tracing::warn!(log = %self.label, error = %e,
+                "intake log: folded, but cannot empty the file yet");
+            return;
         }
+        self.len = 0;
+        self.folded_to = 0;
+        self.dirty_tail = false;
+        if let Err(e) = self.file.sync_data() {
+            tracing::warn!(log = %self.label, error = %e,
+                "intake log: emptied, but the sync failed (folded records may stay on disk)");
+        }
+    }
+
+    /// Bytes at the head of the file already folded into the tables.
+    pub fn folded_head(&self) -> u64 {
+        self.folded_to
     }
 }
 

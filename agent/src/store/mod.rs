@@ -97,7 +97,9 @@
 //! Tests prove it: `tests/crash_kill.rs` kills the demo at random moments
 //! and checks the outputs; `tests/store_faults.rs` holds an fsync (the log's
 //! and redb's) and fills the disk; the log's own tests tear its last record,
-//! put back records already folded and stale bytes.
+//! put back records already folded and stale bytes; `tests/intake_log_attack.rs`
+//! fails syncs and commits at every step of the log's life, races intake
+//! against checkpoints and damages a record in the middle.
 //!
 //! # Tables
 //!
@@ -132,6 +134,9 @@ use redb::{Database, TableDefinition};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// A checkpoint that leaves this many bytes of folded records at the head
+/// of the intake log folds the rest too, with intake held, to empty it.
+pub use intake::COMPACT_BYTES as LOG_COMPACT_BYTES;
 use intake::{Checkpointer, IntakeLog};
 use log::{LogError, LogFile};
 use write::Tables;

@@ -171,7 +171,13 @@ impl<'t> Tables<'t> {
         now: Timestamp,
     ) -> Result<Vec<IntakeOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(docs.len());
+        // The tables' counter too: a commit reported as failed may still
+        // have landed with documents of its own.
+        *next_id = (*next_id).max(self.counter(NEXT_DOC)?);
         for doc in docs {
+            while self.id_taken(*next_id)? {
+                *next_id += 1;
+            }
             let outcome = self.intake_one(doc, *next_id, now)?;
             if matches!(outcome, IntakeOutcome::New(_)) {
                 *next_id += 1;
@@ -186,13 +192,13 @@ impl<'t> Tables<'t> {
     /// Folds the intake log's records in `range` into the tables, skipping
     /// any record already folded (its sequence number is at or below the
     /// one kept here), and records how far it went. Returns how many
-    /// documents it stored.
+    /// documents it stored and the next free id.
     pub(super) fn fold(
         &mut self,
         file: &dyn LogFile,
         label: &str,
         range: FoldRange,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, u64), StoreError> {
         let folded_seq = self.counter(super::LOG_FOLDED)?;
         let mut next_id = self.counter(super::NEXT_DOC)?.max(1);
         let mut stored = 0;
@@ -203,21 +209,23 @@ impl<'t> Tables<'t> {
             for logged in record.docs {
                 next_id = next_id.max(logged.id + 1);
                 // The id is taken only if a Relais that does not know the
-                // log (an update rolled back) stored other documents
-                // meanwhile; no one outside was told the logged id (any
-                // write that uses an id folds first), so a fresh one is
-                // given.
-                let id = if self.documents.get(logged.id).map_err(db("fold"))?.is_some() {
+                // log (an update rolled back) stored other documents under
+                // it; the logged id was told only to the process that
+                // logged it, gone since (this one folds its own log before
+                // any write), so a fresh one is given.
+                let mut id = logged.id;
+                if self.id_taken(id)? {
+                    while self.id_taken(next_id)? {
+                        next_id += 1;
+                    }
                     tracing::warn!(
-                        id = logged.id,
+                        id,
                         given = next_id,
                         "store: a logged document's id was taken meanwhile; given a new one"
                     );
+                    id = next_id;
                     next_id += 1;
-                    next_id - 1
-                } else {
-                    logged.id
-                };
+                }
                 let outcome = self.intake_one(logged.doc, id, record.received_at)?;
                 if matches!(outcome, IntakeOutcome::New(_)) {
                     stored += 1;
@@ -228,7 +236,12 @@ impl<'t> Tables<'t> {
         self.raise_counter(super::NEXT_DOC, next_id)?;
         self.raise_counter(INDEXED_DOCS, next_id)?;
         self.raise_counter(super::LOG_FOLDED, range.upto_seq)?;
-        Ok(stored)
+        Ok((stored, next_id))
+    }
+
+    /// Whether a document is stored under `id`.
+    fn id_taken(&self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.documents.get(id).map_err(db("intake"))?.is_some())
     }
 
     /// Stores one document under `id` (reserved by the caller) unless it is
