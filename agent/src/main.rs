@@ -380,6 +380,23 @@ fn config(action: ConfigAction) -> anyhow::Result<ExitCode> {
             // Credentials and the CA are read too: a missing file is found
             // now rather than at the first pull.
             config.shop_settings()?;
+            // The ERP's client file, if it is there yet (the ERP may write
+            // it later; the daemon waits for it).
+            let clients = &config.site.clients;
+            match std::fs::File::open(clients) {
+                Ok(f) => {
+                    let read = relais::mapping::site::Clients::read(
+                        f,
+                        &pos_bridge::dialect::Dialect::french_erp(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("site.clients = {}: {e}", clients.display()))?;
+                    println!("{}: {} clients", clients.display(), read.len());
+                }
+                Err(e) => println!(
+                    "{}: not readable yet ({e}); nothing is mapped until it is",
+                    clients.display()
+                ),
+            }
             println!("{}: ok", file.display());
         }
     }
@@ -409,7 +426,11 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("RELAIS_LOG")
                 .unwrap_or_else(|_| EnvFilter::new("warn,rumqttd=off")),
         )
-        .with_ansi(!journald && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            !journald
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .with_writer(std::io::stderr);
     if journald {
         builder.without_time().init();

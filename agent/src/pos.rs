@@ -26,6 +26,8 @@ use crate::store::{Intake, IntakeOutcome, Kind, Store, StoreError};
 
 /// Tickets committed together at most.
 const BATCH: usize = 64;
+/// How often the registers' last success is written to the store.
+const SUCCESS_EVERY: Duration = Duration::from_secs(60);
 
 /// Counters of the ticket intake, for reports.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,7 @@ pub async fn run_intake(
         vec![topics.ticket_filter(), topics.resync_filter()],
     ));
     let mut totals = IntakeCounts::default();
+    let mut last_success: Option<std::time::Instant> = None;
     while !*shutdown.borrow() {
         let first = tokio::select! {
             message = rx.recv() => message,
@@ -102,6 +105,19 @@ pub async fn run_intake(
             }
         }
         counts.send_replace(totals);
+        // The registers' last success, for `relais status`: at most once a
+        // minute, so that it costs the intake no commit of its own.
+        // (A batch left by a stop during its retries is not a success.)
+        let due = last_success.is_none_or(|at| at.elapsed() >= SUCCESS_EVERY);
+        if due && !*shutdown.borrow() {
+            let store = store.clone();
+            let recorded = tokio::task::spawn_blocking(move || store.record_success("pos")).await;
+            match recorded {
+                Ok(Ok(())) => last_success = Some(std::time::Instant::now()),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record the registers' success"),
+                Err(e) => tracing::warn!(error = %e, "cannot record the registers' success"),
+            }
+        }
     }
     let _ = client.disconnect().await;
     let _ = pump.await;

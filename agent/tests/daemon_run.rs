@@ -216,6 +216,18 @@ client_id = "relais-daemon-test"
         status["last_success"].to_string().contains("shop"),
         "{status}"
     );
+    // The registers' success is written after the first acknowledged batch.
+    wait_for(
+        "the registers' last success",
+        Duration::from_secs(30),
+        || {
+            let status = json_of(&relais(&["status", "--json"], &store));
+            status["last_success"]
+                .to_string()
+                .contains("\"pos\"")
+                .then_some(())
+        },
+    );
 
     let before = read_imports(&erp.join("import"), &Dialect::french_erp()).expect("imports");
     assert!(before.duplicated.is_empty(), "{:?}", before.duplicated);

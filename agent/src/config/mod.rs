@@ -324,7 +324,9 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', " | "),
+            // toml's own layout (the line, a caret under the column) reads
+            // best as it is, over several lines.
+            message: e.to_string().trim_end().to_string(),
         })?;
         config.source = path.to_path_buf();
         config.time_zone()?;
@@ -515,7 +517,15 @@ impl Config {
             return Ok(None);
         };
         let (key, secret) = match &shop.credentials_file {
-            Some(path) => read_credentials(path)?,
+            Some(path) => read_credentials(path).map_err(|e| match e {
+                ConfigError::Read { path, source } => ConfigError::Credentials(format!(
+                    "shop.credentials_file = {}: cannot read it ({source}); write `key` and \
+                     `secret` there, or remove the line to take RELAIS_SHOP_KEY and \
+                     RELAIS_SHOP_SECRET from the environment",
+                    path.display()
+                )),
+                other => other,
+            })?,
             None => match (
                 std::env::var("RELAIS_SHOP_KEY"),
                 std::env::var("RELAIS_SHOP_SECRET"),

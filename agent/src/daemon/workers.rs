@@ -199,9 +199,27 @@ pub(super) struct Delivery {
 }
 
 /// The ERP's client file as last read, and when it was written.
+/// A client file that failed to read is tried again after this long even
+/// if it did not change (a share's passing error).
+const CLIENT_FILE_RETRY: Duration = Duration::from_secs(60);
+
 struct ClientFile {
     path: PathBuf,
     modified: Option<SystemTime>,
+    /// The file's modification time when it last failed to read (None if
+    /// it was missing), and when: the same file is read (and its error
+    /// logged) again only after [`CLIENT_FILE_RETRY`].
+    failed: Option<(Option<SystemTime>, std::time::Instant)>,
+}
+
+impl ClientFile {
+    fn new(path: PathBuf) -> ClientFile {
+        ClientFile {
+            path,
+            modified: None,
+            failed: None,
+        }
+    }
 }
 
 impl ClientFile {
@@ -211,7 +229,10 @@ impl ClientFile {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
-        if site.is_some() && modified == self.modified {
+        let same_failure = self
+            .failed
+            .is_some_and(|(at, when)| at == modified && when.elapsed() < CLIENT_FILE_RETRY);
+        if (site.is_some() && modified == self.modified) || same_failure {
             return;
         }
         let clients = std::fs::File::open(&self.path)
@@ -225,6 +246,7 @@ impl ClientFile {
                     "client file read"
                 );
                 self.modified = modified;
+                self.failed = None;
                 *site = Some(Arc::new(Site {
                     rules: config.site.rules.clone(),
                     clients,
@@ -234,10 +256,13 @@ impl ClientFile {
                 }));
             }
             Err(e) if site.is_none() => {
+                self.failed = Some((modified, std::time::Instant::now()));
                 tracing::error!(file = %self.path.display(), error = %e,
-                    "cannot read the ERP's client file: nothing is mapped until it can be");
+                    "cannot read the ERP's client file: nothing is mapped until it can be \
+                     (read again when it changes, or in a minute)");
             }
             Err(e) => {
+                self.failed = Some((modified, std::time::Instant::now()));
                 tracing::warn!(file = %self.path.display(), error = %e,
                     "cannot read the ERP's new client file, keeping the previous one");
             }
@@ -274,10 +299,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
     let settings = d.config.erp_settings();
     let poll = Duration::from_secs(d.config.erp.poll_seconds);
     let expected_at = d.config.export_expected_at();
-    let mut clients = ClientFile {
-        path: d.config.site.clients.clone(),
-        modified: None,
-    };
+    let mut clients = ClientFile::new(d.config.site.clients.clone());
     let mut site: Option<Arc<Site>> = None;
     let mut rate = FileRate::new(settings.max_files_per_minute);
     // The files of the minute before a restart count too (read from the
@@ -322,10 +344,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
             }
             Err(e) => {
                 // The state moved into a task that panicked: start afresh.
-                clients = ClientFile {
-                    path: d.config.site.clients.clone(),
-                    modified: None,
-                };
+                clients = ClientFile::new(d.config.site.clients.clone());
                 site = None;
                 rate = FileRate::new(settings.max_files_per_minute);
                 seeded = false;

@@ -263,7 +263,12 @@ fn split_export(
             Ok(ExportItem::Invoice(invoice)) => InvoiceBody::Ready(invoice),
             Ok(ExportItem::Held(held)) => InvoiceBody::Held {
                 number: held.number.clone(),
-                problems: held.problems.iter().map(ToString::to_string).collect(),
+                // Each problem names its line; the file is named here.
+                problems: held
+                    .problems
+                    .iter()
+                    .map(|p| format!("export {}, {p}", meta.external_id))
+                    .collect(),
             },
             Err(e) => {
                 // The rest of the file cannot be read; what was read is kept.
