@@ -240,9 +240,16 @@ pub fn quarantine_list(store: &Store) -> Result<Vec<DocMeta>, StoreError> {
     store.in_state(State::Quarantined, usize::MAX)
 }
 
-/// Text rendering of a quarantine list.
+/// Text rendering of a quarantine list: a header line (store id, kind, id
+/// at the source, reason), then one line per document.
 pub fn render_quarantine(docs: &[DocMeta]) -> String {
-    let mut out = String::new();
+    if docs.is_empty() {
+        return "nothing in quarantine\n".to_string();
+    }
+    let mut out = format!(
+        "{:>6}  {:<8} {:<18} {}\n",
+        "id", "kind", "source id", "reason"
+    );
     for d in docs {
         let reason = d.reason.as_deref().unwrap_or("");
         let _ = writeln!(
@@ -252,9 +259,6 @@ pub fn render_quarantine(docs: &[DocMeta]) -> String {
             d.kind.name(),
             d.external_id
         );
-    }
-    if docs.is_empty() {
-        out.push_str("nothing in quarantine\n");
     }
     out
 }
@@ -329,7 +333,50 @@ pub fn render(answer: &Answer) -> String {
         Answer::Status(s) => render_status(s),
         Answer::Traces(t) => render_trace(t),
         Answer::Quarantine(d) => render_quarantine(d),
+        Answer::Released(r) if r.is_empty() => "nothing to release\n".to_string(),
         Answer::Released(r) => format!("released {} document(s): {}\n", r.len(), r.join(", ")),
         Answer::Failed(message) => format!("failed: {message}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quarantined(id: u64, external_id: &str, reason: &str) -> DocMeta {
+        DocMeta {
+            id,
+            kind: Kind::WebOrder,
+            external_id: external_id.to_string(),
+            revision: "1".to_string(),
+            day: jiff::civil::date(2026, 12, 2),
+            received_at: Timestamp::UNIX_EPOCH,
+            amount: Decimal::ZERO,
+            state: State::Quarantined,
+            reason: Some(reason.to_string()),
+            delivered_as: None,
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn the_quarantine_list_has_column_headers() {
+        let text = render_quarantine(&[quarantined(42, "383124", "status \"refunded-x\"")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "    id  kind     source id          reason");
+        assert_eq!(
+            lines[1],
+            "    42  order    383124             status \"refunded-x\""
+        );
+        assert_eq!(render_quarantine(&[]), "nothing in quarantine\n");
+    }
+
+    #[test]
+    fn releasing_nothing_says_so() {
+        assert_eq!(render(&Answer::Released(vec![])), "nothing to release\n");
+        assert_eq!(
+            render(&Answer::Released(vec!["order 383124".into()])),
+            "released 1 document(s): order 383124\n"
+        );
     }
 }

@@ -247,4 +247,18 @@ mod tests {
             "{message}"
         );
     }
+
+    #[test]
+    fn a_bad_line_names_its_file_line_the_field_and_no_inner_line() {
+        let words = TICKET.replace("\"qty\": 1", "\"qty\": \"deux\"");
+        let text = format!("{TICKET}\n{TICKET}\n{TICKET}\n{words}\nticket;T5;CAISSE-1\n");
+        let err = read_ticket_file(text.as_bytes()).expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "line 4: ticket payload is not valid: field lines[0].qty: expected a decimal number, \
+             found \"deux\"\n\
+             line 5: ticket payload is not valid: not JSON (a ticket is one JSON object), found \
+             \"ticket;T5;CAISSE-1\""
+        );
+    }
 }

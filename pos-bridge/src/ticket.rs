@@ -93,8 +93,8 @@ pub enum TicketError {
 impl Ticket {
     /// Parses and checks a payload as published by a register.
     pub fn parse(payload: &[u8]) -> Result<Ticket, TicketError> {
-        let ticket: Ticket =
-            serde_json::from_slice(payload).map_err(|e| TicketError::Malformed(e.to_string()))?;
+        let ticket: Ticket = serde_json::from_slice(payload)
+            .map_err(|e| TicketError::Malformed(malformed(payload, &e)))?;
         ticket.check()?;
         Ok(ticket)
     }
@@ -179,6 +179,62 @@ impl Ticket {
     }
 }
 
+/// Why a payload is not a ticket, in words: "not JSON" for text that is
+/// not JSON at all, the field's path when serde names it (`lines[1].qty`),
+/// and the position without serde's "line 1" when the payload is one line
+/// (a ticket file's line number is the one that counts).
+fn malformed(payload: &[u8], error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let one_line = !payload.trim_ascii().contains(&b'\n');
+    let object = payload.trim_ascii_start().starts_with(b"{");
+    let at = if one_line {
+        format!("column {}", error.column())
+    } else {
+        format!("line {} column {}", error.line(), error.column())
+    };
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let text = error.to_string();
+    let message = text.strip_suffix(&suffix).unwrap_or(&text);
+    match error.classify() {
+        Category::Io => message.to_string(),
+        Category::Syntax | Category::Eof if !object => {
+            format!(
+                "not JSON (a ticket is one JSON object), found {:?}",
+                start_of(payload)
+            )
+        }
+        Category::Data if !object => format!(
+            "not a JSON object (a ticket is one JSON object), found {:?}",
+            start_of(payload)
+        ),
+        Category::Syntax => format!("not valid JSON at {at}: {message}"),
+        Category::Eof => format!("JSON cut short at {at}: {message}"),
+        Category::Data => {
+            // Read again, on this slow path only, to learn where serde was.
+            let mut reader = serde_json::Deserializer::from_slice(payload);
+            let path = match serde_path_to_error::deserialize::<_, Ticket>(&mut reader) {
+                Err(e) => e.path().to_string(),
+                Ok(_) => ".".to_string(),
+            };
+            if path == "." {
+                message.to_string()
+            } else {
+                format!("field {path}: {message}")
+            }
+        }
+    }
+}
+
+/// The first characters of a payload, to show what it is instead.
+fn start_of(payload: &[u8]) -> String {
+    const SHOWN: usize = 40;
+    let text = String::from_utf8_lossy(payload.trim_ascii());
+    match text.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +266,68 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("182.33") && text.contains("182.30"), "{text}");
+    }
+
+    fn one_line() -> String {
+        SAMPLE.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn a_quantity_written_as_words_names_the_field_without_an_inner_line() {
+        let bad = one_line().replacen("\"qty\": 5", "\"qty\": \"deux\"", 1);
+        let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "ticket payload is not valid: field lines[0].qty: expected a decimal number, \
+             found \"deux\""
+        );
+    }
+
+    #[test]
+    fn a_missing_field_names_where_it_is_missing() {
+        let bad = one_line().replacen("\"sku\": \"VO-POUL-FERM-PC\", ", "", 1);
+        let err = Ticket::parse(bad.as_bytes()).expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "ticket payload is not valid: field lines[0]: missing field `sku`"
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_called_so() {
+        let line = "T261202-2-00002;CAISSE-2;SLA;2026-12-02T03:38:07Z;C004329";
+        let err = Ticket::parse(line.as_bytes()).expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "ticket payload is not valid: not JSON (a ticket is one JSON object), found \
+             \"T261202-2-00002;CAISSE-2;SLA;2026-12-02T...\""
+        );
+        let err = Ticket::parse(b"ticket;register").expect_err("must fail");
+        assert!(err.to_string().contains("not JSON"), "{err}");
+        let err = Ticket::parse(b"[1, 2]").expect_err("JSON, but not an object");
+        assert_eq!(
+            err.to_string(),
+            "ticket payload is not valid: not a JSON object (a ticket is one JSON object), \
+             found \"[1, 2]\""
+        );
+    }
+
+    #[test]
+    fn broken_json_gives_its_column_and_the_line_only_when_there_are_several() {
+        let line = one_line();
+        let cut = &line[..60];
+        let err = Ticket::parse(cut.as_bytes()).expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "ticket payload is not valid: JSON cut short at column 60: EOF while parsing a string"
+        );
+        let err = Ticket::parse(SAMPLE.replace("\"SLA\",", "\"SLA\",,").as_bytes())
+            .expect_err("must fail");
+        assert!(
+            err.to_string()
+                .starts_with("ticket payload is not valid: not valid JSON at line 2 column "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -532,6 +532,76 @@ fn summarize(
     })
 }
 
+/// What this run did, as opposed to what the store holds: on a second run
+/// over the same work folder, nothing new and why the re-reads send nothing.
+fn render_this_run(out: &mut String, s: &Summary) {
+    use std::fmt::Write;
+    let r = &s.this_run;
+    let nothing_new =
+        r.orders_new + r.tickets_new + r.import_files_written + r.invoices_uploaded == 0;
+    if nothing_new {
+        let _ = writeln!(
+            out,
+            "  this run: nothing new and nothing sent twice; the store already had the {} \
+             orders ({} of them held), {} tickets and {} invoices",
+            s.orders_received, s.orders_held, s.tickets_received, s.invoices_read
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  this run: {} orders and {} tickets stored, {} import files written, {} invoices \
+             uploaded",
+            r.orders_new, r.tickets_new, r.import_files_written, r.invoices_uploaded
+        );
+    }
+    let mut again = Vec::new();
+    if r.orders_already_held > 0 {
+        again.push(format!(
+            "{} order(s) the shop pull returned again (each pull reaches {} minutes back \
+             before the last one)",
+            r.orders_already_held,
+            crate::shop::pull::OVERLAP.as_mins()
+        ));
+    }
+    if r.tickets_already_held > 0 {
+        again.push(format!(
+            "{} ticket(s) the register sent again (it publishes its whole day)",
+            r.tickets_already_held
+        ));
+    }
+    if r.invoices_already_at_shop > 0 {
+        again.push(format!(
+            "{} invoice(s) found already at the shop",
+            r.invoices_already_at_shop
+        ));
+    }
+    if !again.is_empty() {
+        let _ = writeln!(
+            out,
+            "    already in the store, not sent again: {}",
+            again.join(", ")
+        );
+    }
+}
+
+/// The documents held or quarantined in the store now (whichever run
+/// stopped them), with a count so an empty list cannot be misread.
+fn render_held(out: &mut String, held: &[HeldDoc]) {
+    use std::fmt::Write;
+    if held.is_empty() {
+        let _ = writeln!(out, "  held or quarantined: none");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  held or quarantined in the store: {}, each with its reason:",
+        held.len()
+    );
+    for h in held {
+        let _ = writeln!(out, "    {} {} ({}): {}", h.kind, h.id, h.state, h.reason);
+    }
+}
+
 /// The summary as the operator reads it.
 pub fn render_summary(s: &Summary) -> String {
     use std::fmt::Write;
@@ -566,34 +636,8 @@ pub fn render_summary(s: &Summary) -> String {
         "               at shop  {:>4}   {:>12} EUR",
         s.pdfs_uploaded, s.invoices_total
     );
-    let r = &s.this_run;
-    let nothing_new =
-        r.orders_new + r.tickets_new + r.import_files_written + r.invoices_uploaded == 0;
-    if nothing_new {
-        let _ = writeln!(
-            out,
-            "  this run: nothing new; {} orders, {} tickets and {} invoices were already done, \
-             nothing was sent twice",
-            s.orders_received, s.tickets_received, s.invoices_read
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {}: {} orders new ({} read again, already held), {} tickets new ({} already held), \
-         {} import files written, {} invoices uploaded ({} already at the shop)",
-        if nothing_new { "  details" } else { "this run" },
-        r.orders_new,
-        r.orders_already_held,
-        r.tickets_new,
-        r.tickets_already_held,
-        r.import_files_written,
-        r.invoices_uploaded,
-        r.invoices_already_at_shop
-    );
-    let _ = writeln!(out, "  held or quarantined:");
-    for h in &s.held {
-        let _ = writeln!(out, "    {} {} ({}): {}", h.kind, h.id, h.state, h.reason);
-    }
+    render_this_run(&mut out, s);
+    render_held(&mut out, &s.held);
     let _ = writeln!(out, "  checks:");
     for c in &s.checks {
         let mark = if c.ok { "ok  " } else { "FAIL" };
@@ -610,4 +654,99 @@ pub fn render_summary(s: &Summary) -> String {
         if s.ok { "RECONCILED" } else { "NOT RECONCILED" }
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(this_run: ThisRun, held: Vec<HeldDoc>) -> Summary {
+        Summary {
+            day: "2026-12-02".into(),
+            orders_received: 455,
+            orders_sent_to_erp: 427,
+            orders_held: held.len(),
+            tickets_received: 245,
+            tickets_sent_to_erp: 245,
+            credit_notes_sent_to_erp: 19,
+            credit_notes_total: Decimal::new(-58176, 2),
+            invoices_read: 219,
+            pdfs_rendered: 219,
+            pdfs_uploaded: 219,
+            orders_received_total: Decimal::new(17497965, 2),
+            orders_sent_total: Decimal::new(16447378, 2),
+            tickets_total: Decimal::new(6830865, 2),
+            invoices_total: Decimal::new(22666477, 2),
+            this_run,
+            held,
+            elapsed_seconds: 0.3,
+            checks: vec![check("orders received = orders in the shop", 455, 455)],
+            ok: true,
+        }
+    }
+
+    fn held_order(id: &str) -> HeldDoc {
+        HeldDoc {
+            kind: "order".into(),
+            id: id.into(),
+            state: "held".into(),
+            reason: "status \"pending\" at the shop".into(),
+        }
+    }
+
+    #[test]
+    fn a_second_run_says_nothing_is_new_and_why_the_re_reads_send_nothing() {
+        let second = ThisRun {
+            orders_already_held: 1,
+            tickets_already_held: 245,
+            ..ThisRun::default()
+        };
+        let text = render_summary(&summary(second, vec![held_order("383030")]));
+
+        assert!(
+            text.contains(
+                "  this run: nothing new and nothing sent twice; the store already had the 455 \
+                 orders (1 of them held), 245 tickets and 219 invoices\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    already in the store, not sent again: 1 order(s) the shop pull returned \
+                 again (each pull reaches 10 minutes back before the last one), 245 ticket(s) \
+                 the register sent again (it publishes its whole day)\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("read again"), "{text}");
+        assert!(
+            text.contains(
+                "  held or quarantined in the store: 1, each with its reason:\n    order 383030 \
+                 (held): status \"pending\" at the shop\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_first_run_says_what_it_did_and_an_empty_held_list_says_none() {
+        let first = ThisRun {
+            orders_new: 455,
+            tickets_new: 245,
+            import_files_written: 7,
+            invoices_uploaded: 219,
+            ..ThisRun::default()
+        };
+        let text = render_summary(&summary(first, vec![]));
+
+        assert!(
+            text.contains(
+                "  this run: 455 orders and 245 tickets stored, 7 import files written, 219 \
+                 invoices uploaded\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("already in the store"), "{text}");
+        assert!(text.contains("  held or quarantined: none\n"), "{text}");
+    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::import::{render_file, ImportRow};
 use super::order::{map_order, Context as MapContext, OrderDecision};
 use super::site::{Clients, SiteRules};
-use super::{check_rows, ticket::map_ticket};
+use super::{check_rows, ticket::map_ticket, MappingError};
 use crate::shop::order::Order;
 
 /// A site mapping file: the ERP's client file and the rules.
@@ -93,14 +93,24 @@ pub fn orders(input: &Path, mapping: Option<&Path>, out: &Path) -> anyhow::Resul
             .get("number")
             .and_then(|v| v.as_str())
             .map_or(format!("#{n}"), str::to_string);
+        let what = format!("order {label}");
         let decided = serde_json::from_value::<Order>(value)
             .map_err(|e| format!("not a readable WooCommerce order: {e}"))
-            .and_then(|order| map_order(&order, &cx).map_err(|e| e.to_string()));
+            .and_then(|order| {
+                map_order(&order, &cx).map_err(|e| {
+                    let reason = reason_for(&what, &e);
+                    if clients.is_empty() && e.field == "customer_id" {
+                        format!("{reason} (no client file was read: give --mapping FILE)")
+                    } else {
+                        reason
+                    }
+                })
+            });
         let sendable = match decided {
             Ok(OrderDecision::Send(order_rows)) => {
                 check_rows(&order_rows, &Dialect::french_erp(), &rules)
                     .map(|()| order_rows)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| reason_for(&what, &e))
             }
             Ok(OrderDecision::Hold(reason)) | Err(reason) => Err(reason),
         };
@@ -109,7 +119,7 @@ pub fn orders(input: &Path, mapping: Option<&Path>, out: &Path) -> anyhow::Resul
                 report.converted += 1;
                 rows.extend(order_rows);
             }
-            Err(reason) => report.held.push((format!("order {label}"), reason)),
+            Err(reason) => report.held.push((what, reason)),
         }
     }
     report.file = Some(write_out(&rows, out, &import_name(input))?);
@@ -150,7 +160,83 @@ pub fn tickets(input: &Path, mapping: Option<&Path>, out: &Path) -> anyhow::Resu
     Ok(report)
 }
 
+/// The error's text for a report line already headed by `what` (`order
+/// 383001`): without the document's name when it is the same document, so
+/// the line does not read "order 383001: order 383001: ...".
+fn reason_for(what: &str, e: &MappingError) -> String {
+    let same = e.document == what || what.ends_with(&format!(" {}", e.document));
+    if same {
+        format!(
+            "field {}: expected {}, found {:?}",
+            e.field, e.expected, e.found
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 fn import_name(input: &Path) -> String {
     let stem = input.file_stem().unwrap_or_default().to_string_lossy();
     format!("CMD_{stem}.csv")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_day() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/samples/day-2026-12-02")
+    }
+
+    #[test]
+    fn a_reason_does_not_repeat_the_document_already_named() {
+        let e = |document: &str| MappingError {
+            document: document.to_string(),
+            field: "customer_id".into(),
+            expected: "a customer listed in the ERP's client file".into(),
+            found: "1057".into(),
+        };
+        let alone = "field customer_id: expected a customer listed in the ERP's client file, \
+                     found \"1057\"";
+        assert_eq!(reason_for("order 383001", &e("order 383001")), alone);
+        assert_eq!(reason_for("order 383001", &e("383001")), alone);
+        assert_eq!(
+            reason_for("order 383001", &e("order 383001 refund 7")),
+            format!("order 383001 refund 7: {alone}")
+        );
+    }
+
+    #[test]
+    fn the_sample_days_mapping_file_converts_every_sendable_order() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let day = sample_day();
+        let orders_file = day.join("woocommerce/orders-2026-12-02.json");
+        let mapping = day.join("mapping.toml");
+
+        let report = orders(&orders_file, Some(&mapping), out.path()).expect("convert");
+
+        assert_eq!((report.read, report.converted), (455, 427));
+        assert_eq!(report.held.len(), 28, "{:?}", report.held);
+        for (what, reason) in &report.held {
+            assert!(!reason.contains(what.as_str()), "{what}: {reason}");
+        }
+    }
+
+    #[test]
+    fn without_the_client_file_orders_of_known_customers_are_named_not_in_it() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let orders_file = sample_day().join("woocommerce/orders-2026-12-02.json");
+
+        let report = orders(&orders_file, None, out.path()).expect("convert");
+
+        let (what, reason) = report
+            .held
+            .iter()
+            .find(|(_, r)| r.contains("client file"))
+            .expect("an order of a customer with an account");
+        assert!(
+            reason.starts_with("field customer_id: "),
+            "{what}: {reason}"
+        );
+    }
 }
