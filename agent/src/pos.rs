@@ -105,8 +105,8 @@ pub async fn run_intake(
             }
         }
         counts.send_replace(totals);
-        // The registers' last success, for `relais status`: at most once a
-        // minute, so that it costs the intake no commit of its own.
+        // The registers' last success, for `relais status`: one commit at
+        // most once a minute, not one per batch.
         // (A batch left by a stop during its retries is not a success.)
         let due = last_success.is_none_or(|at| at.elapsed() >= SUCCESS_EVERY);
         if due && !*shutdown.borrow() {

@@ -148,7 +148,8 @@ proptest! {
         let sold = map_sold(&order, &cx).expect("maps");
         let make = || {
             let refunds = read_refunds(&body, &order).expect("refunds");
-            let mut credit = refund_credit(&sold[0], &refunds, &order, &cx).expect("credit");
+            let mut credit = refund_credit(&sold[0], &refunds, Decimal::ZERO, &order, &cx)
+                .expect("credit");
             finish(&mut credit, &order.number, 1);
             credit
         };

@@ -186,17 +186,110 @@ pub fn read_refunds(body: &[u8], order: &Order) -> Result<Vec<Refund>, MappingEr
 /// The credit rows of refunds, dated and addressed like `template` (one of
 /// the order's rows). The rows still carry the order's reference; [`finish`]
 /// gives them the credit note's.
+///
+/// `already` is what earlier refunds of the order, credited before, paid
+/// back: the money of these is paid back through what those left (see
+/// [`RefundPayments`]).
 pub fn refund_credit(
     template: &ImportRow,
     refunds: &[Refund],
+    already: Decimal,
     order: &Order,
     cx: &Context<'_>,
 ) -> Result<Vec<ImportRow>, MappingError> {
+    let mut payments = RefundPayments::of(order, already)?;
     let mut rows = Vec::new();
     for refund in refunds {
-        rows.extend(refund_rows(template, refund, order, cx)?);
+        rows.extend(refund_rows(template, refund, &mut payments, order, cx)?);
     }
     Ok(rows)
+}
+
+/// Where a refund's money goes back, for an order paid several ways: first
+/// through the order's own gateway (`payment_method`, the one WooCommerce
+/// refunds through), up to what it took; then through the other payments,
+/// the last made first (a gift card used with a card gets back what the
+/// card could not). An order paid one way gets everything back that way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundPayments {
+    /// Method and what it can still give back, in the order they are used.
+    left: Vec<(String, Decimal)>,
+    /// The order's own method, for anything past every payment.
+    main: String,
+}
+
+impl RefundPayments {
+    /// The order's payments less `already` paid back by earlier refunds.
+    pub fn of(order: &Order, already: Decimal) -> Result<RefundPayments, MappingError> {
+        let main = order.payment_method.clone();
+        let mut left: Vec<(String, Decimal)> = match order.split_payments() {
+            Some(Ok(split)) => {
+                let (own, others): (Vec<_>, Vec<_>) =
+                    split.into_iter().partition(|p| p.method == main);
+                own.into_iter()
+                    .chain(others.into_iter().rev())
+                    .map(|p| (p.method, p.amount))
+                    .collect()
+            }
+            Some(Err(e)) => {
+                return Err(MappingError {
+                    document: format!("order {}", order.number),
+                    field: "meta_data._payments".into(),
+                    expected: "a list of payments".into(),
+                    found: e.to_string(),
+                })
+            }
+            None => vec![(main.clone(), order.total)],
+        };
+        let mut payments = RefundPayments {
+            left: Vec::new(),
+            main,
+        };
+        let _ = payments.take_from(&mut left, already);
+        payments.left = left;
+        Ok(payments)
+    }
+
+    /// Splits `amount` over what is left, in order; anything past every
+    /// payment goes to the order's own method.
+    pub fn pay_back(&mut self, amount: Decimal) -> Vec<(String, Decimal)> {
+        let mut left = std::mem::take(&mut self.left);
+        let shares = self.take_from(&mut left, amount);
+        self.left = left;
+        shares
+    }
+
+    fn take_from(&self, left: &mut [(String, Decimal)], amount: Decimal) -> Vec<(String, Decimal)> {
+        let mut rest = amount;
+        let mut shares: Vec<(String, Decimal)> = Vec::new();
+        for (method, room) in left.iter_mut() {
+            if rest <= Decimal::ZERO {
+                break;
+            }
+            let share = rest.min(*room);
+            if share > Decimal::ZERO {
+                *room -= share;
+                rest -= share;
+                shares.push((method.clone(), share));
+            }
+        }
+        if rest > Decimal::ZERO {
+            match shares.iter_mut().find(|(m, _)| *m == self.main) {
+                Some((_, share)) => *share += rest,
+                None => shares.push((self.main.clone(), rest)),
+            }
+        }
+        shares
+    }
+}
+
+/// What the refunds already credited paid back.
+pub fn credited_amount(refunds: &[Refund], credited: &BTreeSet<u64>) -> Decimal {
+    refunds
+        .iter()
+        .filter(|r| credited.contains(&r.id))
+        .map(|r| r.amount)
+        .sum()
 }
 
 /// Gives every row the credit note's reference and origin; the payment
@@ -279,6 +372,7 @@ pub fn diff_rows(base: &[ImportRow], target: &[ImportRow]) -> Vec<ImportRow> {
 fn refund_rows(
     template: &ImportRow,
     refund: &Refund,
+    payments: &mut RefundPayments,
     order: &Order,
     cx: &Context<'_>,
 ) -> Result<Vec<ImportRow>, MappingError> {
@@ -342,23 +436,25 @@ fn refund_rows(
             ..base.clone()
         });
     }
-    let code = cx
-        .rules
-        .payment_codes
-        .get(&order.payment_method)
-        .ok_or_else(|| MappingError {
-            document: format!("order {} refund {}", order.number, refund.id),
-            field: "payment_method".into(),
-            expected: "a payment method listed in the site's payment_codes".into(),
-            found: order.payment_method.clone(),
-        })?;
-    rows.push(ImportRow {
-        kind: RowType::Reg,
-        article: code.clone(),
-        label,
-        amount_ttc: -refund.amount,
-        ..base
-    });
+    for (method, share) in payments.pay_back(refund.amount) {
+        let code = cx
+            .rules
+            .payment_codes
+            .get(&method)
+            .ok_or_else(|| MappingError {
+                document: format!("order {} refund {}", order.number, refund.id),
+                field: "payment_method".into(),
+                expected: "a payment method listed in the site's payment_codes".into(),
+                found: method.clone(),
+            })?;
+        rows.push(ImportRow {
+            kind: RowType::Reg,
+            article: code.clone(),
+            label: label.clone(),
+            amount_ttc: -share,
+            ..base.clone()
+        });
+    }
     Ok(rows)
 }
 
@@ -468,6 +564,56 @@ mod tests {
         let sold: Decimal = base.iter().map(|r| r.amount_ttc).sum();
         assert_eq!(total, -sold);
         assert_eq!(diff[0].quantity, Some(dec!(-6)));
+    }
+
+    fn paid(payments: Option<serde_json::Value>) -> Order {
+        let mut order = serde_json::json!({
+            "id": 383001, "number": "383001", "status": "completed", "currency": "EUR",
+            "date_created_gmt": "2026-12-02T05:00:00", "date_modified_gmt": "2026-12-02T05:00:00",
+            "total": "120.00", "customer_id": 1000, "payment_method": "stripe",
+            "billing": {"first_name": "A", "last_name": "B", "company": "", "email": "a@b"},
+        });
+        if let Some(split) = payments {
+            order["meta_data"] = serde_json::json!([{"key": "_payments", "value": split}]);
+        }
+        serde_json::from_value(order).expect("order")
+    }
+
+    fn money(shares: Vec<(String, Decimal)>) -> Vec<(&'static str, Decimal)> {
+        shares
+            .into_iter()
+            .map(|(m, d)| (if m == "stripe" { "stripe" } else { "gift_card" }, d))
+            .collect()
+    }
+
+    #[test]
+    fn a_refund_goes_back_through_the_gateway_first_then_the_other_payments() {
+        let split = serde_json::json!([
+            {"method": "gift_card", "amount": "100.00"},
+            {"method": "stripe", "amount": "20.00"},
+        ]);
+        let order = paid(Some(split));
+        let mut payments = RefundPayments::of(&order, Decimal::ZERO).expect("payments");
+        assert_eq!(money(payments.pay_back(dec!(15))), [("stripe", dec!(15))]);
+        assert_eq!(
+            money(payments.pay_back(dec!(30))),
+            [("stripe", dec!(5)), ("gift_card", dec!(25))],
+            "the card took 20 in all: the rest goes back to the gift card"
+        );
+        // The same order later: 45 already paid back by credited refunds.
+        let mut later = RefundPayments::of(&order, dec!(45)).expect("payments");
+        assert_eq!(money(later.pay_back(dec!(10))), [("gift_card", dec!(10))]);
+        // Past every payment (a refund larger than the order): the gateway.
+        assert_eq!(
+            money(later.pay_back(dec!(70))),
+            [("gift_card", dec!(65)), ("stripe", dec!(5))]
+        );
+    }
+
+    #[test]
+    fn an_order_paid_one_way_is_paid_back_that_way() {
+        let mut payments = RefundPayments::of(&paid(None), dec!(100)).expect("payments");
+        assert_eq!(money(payments.pay_back(dec!(50))), [("stripe", dec!(50))]);
     }
 
     #[test]

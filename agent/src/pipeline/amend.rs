@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use crate::mapping::amend::{
-    diff_rows, finish, new_refunds, read_refunds, refund_credit, Amendment, Refund,
+    credited_amount, diff_rows, finish, new_refunds, read_refunds, refund_credit, Amendment, Refund,
 };
 use crate::mapping::import::ImportRow;
 use crate::mapping::order::{map_sold, Context};
@@ -101,7 +101,9 @@ fn credit_first_refunds(
     cx: &Context<'_>,
 ) -> Result<Option<Intake>, Stop> {
     let (credited, sequence) = amendments_of(store, &order.number)?;
-    let refunds = new_refunds(read_refunds(body, order)?, &credited);
+    let all = read_refunds(body, order)?;
+    let already = credited_amount(&all, &credited);
+    let refunds = new_refunds(all, &credited);
     if refunds.is_empty() {
         return Ok(None);
     }
@@ -109,7 +111,7 @@ fn credit_first_refunds(
     let Some(template) = sold.first() else {
         return Ok(None);
     };
-    let rows = refund_credit(template, &refunds, order, cx)?;
+    let rows = refund_credit(template, &refunds, already, order, cx)?;
     let note = refunds_note(&refunds);
     Ok(Some(make(
         meta, order, sequence, None, &refunds, note, rows,
@@ -134,11 +136,13 @@ fn amend_sent(
         })?;
     let target = sold_now(order, cx, &base_meta)?;
     let (credited, sequence) = amendments_of(store, &order.number)?;
-    let refunds = new_refunds(read_refunds(body, order)?, &credited);
+    let all = read_refunds(body, order)?;
+    let already = credited_amount(&all, &credited);
+    let refunds = new_refunds(all, &credited);
     let mut rows = diff_rows(&base_rows, &target);
     let changed_lines = rows.len();
     if let Some(template) = target.first().or(base_rows.first()) {
-        rows.extend(refund_credit(template, &refunds, order, cx)?);
+        rows.extend(refund_credit(template, &refunds, already, order, cx)?);
     }
     let mapped = encode(&target).map_err(|source| StoreError::Codec {
         action: "encode an order's rows",

@@ -222,11 +222,16 @@ impl Core {
         // folded with intake held (a few records: one short commit).
         if log.folded_head() >= COMPACT_BYTES {
             if let Some(rest) = log.fold_range() {
-                let (more, next_id) =
-                    self.commit("checkpoint", |w| w.fold(&*file, &label, rest))?;
-                log.next_id = log.next_id.max(next_id);
-                log.folded(rest);
-                stored += more;
+                // The first fold stands whatever happens to this one.
+                match self.commit("checkpoint", |w| w.fold(&*file, &label, rest)) {
+                    Ok((more, next_id)) => {
+                        log.next_id = log.next_id.max(next_id);
+                        log.folded(rest);
+                        stored += more;
+                    }
+                    Err(e) => tracing::warn!(error = %e,
+                        "store: cannot fold the rest of the intake log to empty it yet"),
+                }
             }
         }
         shared.pending.store(log.pending(), Ordering::SeqCst);

@@ -42,8 +42,10 @@
 //!   between write and sync) is read back like the others: opening syncs
 //!   the file before any of it answers a dedup lookup.
 //! - Once the file's length is cut to zero after a fold, it counts as
-//!   empty even if the sync of that cut fails: the next record goes at
-//!   offset 0 and its own sync settles the length.
+//!   empty even if the sync of that cut fails; no record is appended
+//!   until a cut (of that emptying, or of a failed append's bytes) is
+//!   synced, so a whole record that was never acknowledged cannot come
+//!   back after a power cut beside newer ones.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -425,7 +427,10 @@ impl Log {
         }
         if log.len < file_len {
             log.dirty_tail = true;
-            log.cut_tail();
+            if let Err(e) = log.cut_tail() {
+                tracing::warn!(log = %label, error = %e,
+                    "intake log: cannot cut the tail yet (the next intake tries again)");
+            }
         }
         // A record whose write reached the page cache but whose sync never
         // returned (the process was killed) answers dedup from now on: it
@@ -497,22 +502,20 @@ impl Log {
         }
     }
 
-    /// Cuts what a failed append may have left past the good records. A
-    /// failure is kept for the next append: the bytes past `len` are never
-    /// read as long as the next record overwrites them.
-    fn cut_tail(&mut self) {
+    /// Cuts, durably, what a failed append or an emptying whose sync
+    /// failed may have left past the good records. Until that cut is
+    /// synced no record is appended: a whole, unacknowledged record left
+    /// behind (a failed sync does not undo the write) could otherwise come
+    /// back after a power cut beside the new ones, with the same sequence
+    /// number.
+    fn cut_tail(&mut self) -> io::Result<()> {
         if !self.dirty_tail {
-            return;
+            return Ok(());
         }
-        let cut = self
-            .file
-            .set_len(self.len)
-            .and_then(|()| self.file.sync_data());
-        match cut {
-            Ok(()) => self.dirty_tail = false,
-            Err(e) => tracing::warn!(log = %self.label, error = %e,
-                "intake log: cannot cut the tail yet"),
-        }
+        self.file.set_len(self.len)?;
+        self.file.sync_data()?;
+        self.dirty_tail = false;
+        Ok(())
     }
 
     /// Documents logged and not yet in the tables.
@@ -539,8 +542,15 @@ impl Log {
     /// unless the sync returned; on failure the record is as if never
     /// written (its bytes are overwritten or cut by the next append).
     pub fn append(&mut self, record: &[u8], keys: Vec<(String, u64)>) -> Result<(), LogError> {
-        self.cut_tail();
         let offset = self.len;
+        if let Err(source) = self.cut_tail() {
+            return Err(LogError::Io {
+                file: self.label.clone(),
+                action: "cut the unsynced tail",
+                offset,
+                source,
+            });
+        }
         let io_error = |action, source| LogError::Io {
             file: self.label.clone(),
             action,
@@ -606,10 +616,11 @@ impl Log {
         }
         self.len = 0;
         self.folded_to = 0;
-        self.dirty_tail = false;
         if let Err(e) = self.file.sync_data() {
+            // The next append syncs the cut before it writes.
+            self.dirty_tail = true;
             tracing::warn!(log = %self.label, error = %e,
-                "intake log: emptied, but the sync failed (folded records may stay on disk)");
+                "intake log: emptied, but the sync failed (tried again before the next record)");
         }
     }
 
@@ -751,6 +762,68 @@ mod tests {
             err.contains("record 1 at byte 0") && err.contains("format 9"),
             "{err}"
         );
+    }
+
+    /// A log file whose syncs fail on demand (the data is written).
+    struct FlakySync {
+        file: std::fs::File,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl LogFile for FlakySync {
+        fn len(&self) -> io::Result<u64> {
+            LogFile::len(&self.file)
+        }
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+            LogFile::read_exact_at(&self.file, buf, offset)
+        }
+        fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
+            LogFile::write_all_at(&self.file, data, offset)
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(io::Error::other("sync refused"));
+            }
+            LogFile::sync_data(&self.file)
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            LogFile::set_len(&self.file, len)
+        }
+    }
+
+    /// Found by review: a failed append leaves a whole, unacknowledged
+    /// record; if the emptying after a fold is not synced either and a new
+    /// record went at offset 0, a power cut could bring the old bytes back
+    /// beside the new record, with the same sequence number. No record is
+    /// appended until the cut is synced, so those bytes are gone first.
+    #[test]
+    fn no_record_is_appended_before_an_unsynced_cut_is_synced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.intake-log");
+        let flaky = Arc::new(FlakySync {
+            file: open_file(&path).expect("log file"),
+            fail: std::sync::atomic::AtomicBool::new(false),
+        });
+        let file: Arc<dyn LogFile> = flaky.clone();
+        let fail = |on: bool| flaky.fail.store(on, std::sync::atomic::Ordering::SeqCst);
+        let mut log = Log::open(file.clone(), "t", 0, 1).expect("open");
+        append(&mut log, &[doc(1, "T1")]);
+        let range = log.fold_range().expect("range");
+        fail(true);
+        let record =
+            encode(log.next_seq, Timestamp::UNIX_EPOCH, &[doc(2, "UNACKED")]).expect("encode");
+        assert!(log.append(&record, Vec::new()).is_err(), "its sync failed");
+        log.folded(range); // emptied, but the sync of the cut fails too
+        let next = encode(log.next_seq, Timestamp::UNIX_EPOCH, &[doc(2, "T2")]).expect("encode");
+        assert!(
+            log.append(&next, Vec::new()).is_err(),
+            "nothing is written while the cut is not synced"
+        );
+        fail(false);
+        log.append(&next, vec![("ticket:T2:1".into(), 2)])
+            .expect("append once the cut is synced");
+        let on_disk = std::fs::read(&path).expect("read log");
+        assert_eq!(on_disk, next, "only the new record is in the file");
     }
 
     #[test]

@@ -747,3 +747,6 @@ fn tables_and_counters(database: &Database) -> Result<(u64, u64), StoreError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod received_tests;

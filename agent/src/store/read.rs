@@ -71,8 +71,9 @@ impl Store {
     }
 
     /// Visits the metadata of the documents taken in from `from` until
-    /// before `until`, in order of intake time, through the intake-time
-    /// index: the rest of the store is not read.
+    /// before `until`, by intake second (then id: within a second, or if
+    /// the clock went back within one, not by exact time), through the
+    /// intake-time index: the rest of the store is not read.
     pub fn for_each_received(
         &self,
         from: Timestamp,
