@@ -21,7 +21,7 @@ use crate::erp::{deliver_imports_limited, take_exports};
 use crate::invoice::publish::{publish_shop_queue, PublishError};
 use crate::invoice::render::Seller;
 use crate::mapping::site::Clients;
-use crate::pipeline::{process_stored, Site};
+use crate::pipeline::{process_stored_with, Site};
 use crate::retry::{jitter, Backoff};
 use crate::schedule;
 use crate::shop::client::{ShopClient, ShopError};
@@ -276,18 +276,23 @@ fn delivery_round(
     site: &Site,
     settings: &crate::erp::ErpSettings,
     rate: &mut FileRate,
+    beat: &Heartbeat,
 ) -> anyhow::Result<()> {
-    process_stored(store, site)?;
+    let progress = || beat.beat();
+    process_stored_with(store, site, &progress)?;
+    beat.beat();
     let written = deliver_imports_limited(store, settings, &site.tz, rate)?;
     if written.files > 0 {
         store.record_success("erp")?;
     }
+    beat.beat();
     collect_replies(store, settings)?;
+    beat.beat();
     let scan = take_exports(store, settings, &site.tz)?;
     if !scan.taken.is_empty() || !scan.duplicates.is_empty() {
         let today = schedule::local_date(Timestamp::now(), &site.tz);
         store.set_cursor(EXPORT_DAY, &today.to_string())?;
-        process_stored(store, site)?;
+        process_stored_with(store, site, &progress)?;
     }
     Ok(())
 }
@@ -312,11 +317,12 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
         // Everything touching the ERP's share runs off the async threads:
         // a share that hangs (a dead NFS server) stops this worker, which
         // stops beating, and the watchdog has the daemon restarted.
-        let (store, settings2, config, tz) = (
+        let (store, settings2, config, tz, beat) = (
             d.store.clone(),
             settings.clone(),
             d.config.clone(),
             d.tz.clone(),
+            d.beat.clone(),
         );
         let first = !seeded;
         let mut state = (clients, site, rate);
@@ -328,7 +334,7 @@ pub(super) async fn delivery_loop(mut d: Delivery) -> anyhow::Result<()> {
             }
             clients.refresh(site, &config, &tz);
             let result = match site.clone() {
-                Some(site) => delivery_round(&store, &site, &settings2, rate),
+                Some(site) => delivery_round(&store, &site, &settings2, rate, &beat),
                 None => Ok(()),
             };
             (state, result)

@@ -72,8 +72,21 @@ pub struct PassReport {
 
 /// Decides on every stored document.
 pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreError> {
+    process_stored_with(store, site, &|| {})
+}
+
+/// [`process_stored`], calling `progress` after every chunk it commits (of
+/// decisions, or of invoices split from an export): the daemon beats its
+/// watchdog there, so a long pass on a large backlog or export is not
+/// taken for a hung one, while a pass stuck on a dead share still is.
+pub fn process_stored_with(
+    store: &Store,
+    site: &Site,
+    progress: &dyn Fn(),
+) -> Result<PassReport, StoreError> {
     let mut report = PassReport::default();
     loop {
+        progress();
         let docs = store.in_state(State::Stored, CHUNK)?;
         if docs.is_empty() {
             return Ok(report);
@@ -91,7 +104,9 @@ pub fn process_stored(store: &Store, site: &Site) -> Result<PassReport, StoreErr
                 Kind::Amendment => amend::decide_amendment(meta, &body, site),
                 Kind::Ticket => decide_ticket(meta, &body, site),
                 Kind::Invoice => decide_invoice(meta, &body, site),
-                Kind::InvoiceExport => split_export(store, meta, &body, site, &mut report)?,
+                Kind::InvoiceExport => {
+                    split_export(store, meta, &body, site, &mut report, progress)?
+                }
                 // Left in `stored` by a crash between its intake and its
                 // queueing (see `fleet`): queue it now.
                 Kind::Telemetry => {
@@ -249,6 +264,7 @@ fn split_export(
     body: &[u8],
     site: &Site,
     report: &mut PassReport,
+    progress: &dyn Fn(),
 ) -> Result<Transition, StoreError> {
     let reader = match ExportReader::new(body, &site.export_dialect) {
         Ok(reader) => reader,
@@ -283,6 +299,7 @@ fn split_export(
             // re-split after a crash finds these as dedup no-ops.
             report.invoices_split += intakes.len();
             store.intake(std::mem::take(&mut intakes))?;
+            progress();
         }
     }
     report.invoices_split += intakes.len();
@@ -304,5 +321,43 @@ fn invoice_intake(export: &DocMeta, body: InvoiceBody) -> Intake {
         amount,
         body: bytes,
         parent: Some(export.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::site::{Clients, SiteRules};
+
+    /// A long pass reports progress after every chunk, so the daemon's
+    /// watchdog hears from it while it works.
+    #[test]
+    fn a_long_pass_reports_progress_after_every_chunk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("relais.redb")).expect("store");
+        let snapshots: Vec<Intake> = (0..CHUNK * 2 + 10)
+            .map(|n| Intake {
+                kind: Kind::Telemetry,
+                external_id: format!("snapshot-{n}"),
+                revision: "1".into(),
+                day: jiff::civil::date(2026, 12, 2),
+                amount: rust_decimal::Decimal::ZERO,
+                body: b"{}".to_vec(),
+                parent: None,
+            })
+            .collect();
+        store.intake(snapshots).expect("intake");
+        let site = Site {
+            rules: SiteRules::default(),
+            clients: Clients::default(),
+            tz: jiff::tz::TimeZone::UTC,
+            import_dialect: Dialect::french_erp(),
+            export_dialect: Dialect::french_erp(),
+        };
+        let calls = std::cell::Cell::new(0);
+        let report =
+            process_stored_with(&store, &site, &|| calls.set(calls.get() + 1)).expect("pass");
+        assert_eq!(report.queued, CHUNK * 2 + 10);
+        assert_eq!(calls.get(), 4, "three chunks, then the empty check");
     }
 }
