@@ -111,10 +111,12 @@ pub async fn run_intake(
         let due = last_success.is_none_or(|at| at.elapsed() >= SUCCESS_EVERY);
         if due && !*shutdown.borrow() {
             let store = store.clone();
-            let recorded = tokio::task::spawn_blocking(move || store.record_success("pos")).await;
+            let recorded = tokio::task::spawn_blocking(move || store.record_success("pos"))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))
+                .and_then(|recorded| recorded);
             match recorded {
-                Ok(Ok(())) => last_success = Some(std::time::Instant::now()),
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record the registers' success"),
+                Ok(()) => last_success = Some(std::time::Instant::now()),
                 Err(e) => tracing::warn!(error = %e, "cannot record the registers' success"),
             }
         }

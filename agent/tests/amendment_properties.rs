@@ -95,7 +95,9 @@ fn order_json(s: &Spec) -> (serde_json::Value, Decimal) {
                 "quantity": -(units as i64), "subtotal": (-ht).to_string(),
                 "subtotal_tax": (-vat).to_string(), "total": (-ht).to_string(),
                 "total_tax": (-vat).to_string(), "sku": format!("SKU-{line}"),
-                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": (100 + line).to_string()}]
+                "meta_data": [
+                    {"id": 1, "key": "_refunded_item_id", "value": (100 + line).to_string()}
+                ]
             }]
         }));
         listed.push(
@@ -105,7 +107,11 @@ fn order_json(s: &Spec) -> (serde_json::Value, Decimal) {
     if let Some(amount) = s.listed {
         // The pull could not fetch this one's detail.
         refunded += cents(amount);
-        listed.push(json!({"id": 7777, "reason": "Geste commercial", "total": (-cents(amount)).to_string()}));
+        listed.push(json!({
+            "id": 7777,
+            "reason": "Geste commercial",
+            "total": (-cents(amount)).to_string()
+        }));
     }
     let order = json!({
         "id": 1, "number": "383999", "status": "completed", "currency": "EUR",

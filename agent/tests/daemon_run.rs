@@ -13,7 +13,7 @@ use pos_bridge::register::{publish_and_confirm, OutgoingTicket};
 use relais::demo::reconcile::read_imports;
 
 mod common;
-use common::{relais, sample, state_count, Daemon};
+use common::{relais, sample, shop_files, state_count, Daemon};
 
 /// Polls `check` until it returns `Some`, failing after `limit`.
 fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -78,22 +78,7 @@ async fn the_daemon_runs_a_day_answers_operators_and_stops_cleanly() {
     let shop = sandbox_shop::start(sandbox_shop::ShopConfig::new(orders, work.join("shop")))
         .await
         .expect("sandbox shop");
-    let ca = work.join("shop-ca.pem");
-    std::fs::write(&ca, shop.ca_cert_pem()).expect("ca");
-    let creds = work.join("shop-credentials.toml");
-    std::fs::write(
-        &creds,
-        format!(
-            "key = \"{}\"\nsecret = \"{}\"\n",
-            sandbox_shop::DEFAULT_CONSUMER_KEY,
-            sandbox_shop::DEFAULT_CONSUMER_SECRET
-        ),
-    )
-    .expect("credentials");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
+    let (ca, creds) = shop_files(work, &shop);
     let broker = relais::demo::broker::start_embedded().expect("broker");
     let store = work.join("relais.redb");
     // The first pull reaches back to the sample day.

@@ -533,31 +533,6 @@ fn a_bad_record_in_the_middle_stops_the_opening_instead_of_cutting() {
     }
 }
 
-/// A LogFile that counts syncs.
-struct CountingLog {
-    file: std::fs::File,
-    syncs: AtomicU64,
-}
-
-impl LogFile for CountingLog {
-    fn len(&self) -> std::io::Result<u64> {
-        LogFile::len(&self.file)
-    }
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        LogFile::read_exact_at(&self.file, buf, offset)
-    }
-    fn write_all_at(&self, data: &[u8], offset: u64) -> std::io::Result<()> {
-        LogFile::write_all_at(&self.file, data, offset)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        self.syncs.fetch_add(1, Ordering::SeqCst);
-        LogFile::sync_data(&self.file)
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        LogFile::set_len(&self.file, len)
-    }
-}
-
 /// A process killed between an append's write and its fsync leaves a whole
 /// record in the page cache, never synced. The first version's opening
 /// answered dedup from it without syncing: a redelivery was acknowledged
@@ -567,10 +542,8 @@ impl LogFile for CountingLog {
 fn opening_syncs_the_records_it_reads_back_before_they_answer_dedup() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("t.intake-log");
-    let counting = Arc::new(CountingLog {
-        file: log::open_file(&path).expect("log file"),
-        syncs: AtomicU64::new(0),
-    });
+    let switches = Arc::new(FaultSwitches::default());
+    let counting = Arc::new(FaultyLog::open(&path, switches.clone()).expect("log file"));
     // The killed process's write, not followed by its fsync.
     let logged = LoggedDoc {
         id: 1,
@@ -583,7 +556,7 @@ fn opening_syncs_the_records_it_reads_back_before_they_answer_dedup() {
     let reopened = log::Log::open(file, "t", 0, 1).expect("open");
     assert!(reopened.pending_id("ticket:T1:1").is_some());
     assert!(
-        counting.syncs.load(Ordering::SeqCst) > 0,
+        switches.syncs() > 0,
         "T1 is trusted for dedup though no one ever synced it"
     );
 }

@@ -22,7 +22,7 @@ use relais::demo::reconcile::{read_imports, ImportFigures};
 use relais::store::{Kind, State, Store};
 
 mod common;
-use common::{relais, sample, state_count, Daemon};
+use common::{relais, sample, shop_files, state_count, Daemon};
 
 /// Polls `check` until it returns `Some`, failing after `limit`; `what`
 /// is asked for the last state seen when the time is up.
@@ -279,21 +279,7 @@ async fn status_comes_back_and_stops(status_in_erp: &str) {
     let shop = sandbox_shop::start(sandbox_shop::ShopConfig::new(orders, work.join("shop")))
         .await
         .expect("sandbox shop");
-    std::fs::write(work.join("shop-ca.pem"), shop.ca_cert_pem()).expect("ca");
-    let creds = work.join("shop-credentials.toml");
-    std::fs::write(
-        &creds,
-        format!(
-            "key = \"{}\"\nsecret = \"{}\"\n",
-            sandbox_shop::DEFAULT_CONSUMER_KEY,
-            sandbox_shop::DEFAULT_CONSUMER_SECRET
-        ),
-    )
-    .expect("credentials");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
+    shop_files(work, &shop);
     let store = work.join("relais.redb");
     let config = work.join("relais.toml");
 

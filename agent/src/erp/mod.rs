@@ -109,7 +109,6 @@ pub struct DeliveryReport {
 /// counts as empty, with a warning: the rate is a courtesy to the ERP, not
 /// a safety.
 pub fn recent_imports(settings: &ErpSettings, now: Timestamp) -> Vec<Timestamp> {
-    let window = std::time::Duration::from_secs(60);
     let folders = std::iter::once(&settings.import_dir).chain(settings.import_done_dir.as_ref());
     let mut times = Vec::new();
     for folder in folders {
@@ -133,7 +132,7 @@ pub fn recent_imports(settings: &ErpSettings, now: Timestamp) -> Vec<Timestamp> 
             let Ok(at) = Timestamp::try_from(modified) else {
                 continue;
             };
-            if at <= now && now.duration_since(at).unsigned_abs() < window {
+            if throttle::in_last_minute(at, now) {
                 times.push(at);
             }
         }

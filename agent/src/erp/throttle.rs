@@ -13,6 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 
 const WINDOW: SignedDuration = SignedDuration::from_secs(60);
 
+/// Whether a file written `at` counts against the minute ending `now`.
+pub fn in_last_minute(at: Timestamp, now: Timestamp) -> bool {
+    at <= now && now - WINDOW < at
+}
+
 /// At most `per_minute` files in any minute; 0 for no limit.
 #[derive(Debug, Clone, Default)]
 pub struct FileRate {
@@ -59,11 +64,7 @@ impl FileRate {
             return;
         }
         let mut all: Vec<Timestamp> = self.recent.drain(..).collect();
-        all.extend(
-            written
-                .into_iter()
-                .filter(|&at| at <= now && now - WINDOW < at),
-        );
+        all.extend(written.into_iter().filter(|&at| in_last_minute(at, now)));
         all.sort_unstable();
         self.recent = all.into();
     }

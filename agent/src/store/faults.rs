@@ -1,5 +1,6 @@
 //! A storage layer that fails or pauses on demand, for the fault tests:
-//! a full disk (every write and growth fails with "no space left") and a
+//! a full disk (every write and growth fails with "no space left"), failing
+//! syncs (writes go through, every fsync fails with an I/O error) and a
 //! gate on fsync (the test holds a sync and checks that nothing was
 //! acknowledged while the data was not yet on disk).
 //!
@@ -21,6 +22,7 @@ use super::log::LogFile;
 #[derive(Debug, Default)]
 pub struct FaultSwitches {
     full: AtomicBool,
+    failing_syncs: AtomicBool,
     gate_closed: Mutex<bool>,
     gate: Condvar,
     syncs_waiting: AtomicU64,
@@ -32,6 +34,12 @@ impl FaultSwitches {
     /// Makes the disk full (`true`) or gives space back (`false`).
     pub fn set_full(&self, full: bool) {
         self.full.store(full, Ordering::SeqCst);
+    }
+
+    /// Makes every fsync fail with an I/O error (`true`) while writes still
+    /// reach the file, as a disk that returns EIO on flush does.
+    pub fn set_failing_syncs(&self, failing: bool) {
+        self.failing_syncs.store(failing, Ordering::SeqCst);
     }
 
     /// Closes the fsync gate: syncs block until [`FaultSwitches::open_gate`].
@@ -68,6 +76,14 @@ impl FaultSwitches {
         if self.full.load(Ordering::SeqCst) {
             self.refused_writes.fetch_add(1, Ordering::SeqCst);
             return Err(std::io::Error::from_raw_os_error(28));
+        }
+        Ok(())
+    }
+
+    /// Refuses a sync while syncs fail (EIO); the data stays written.
+    fn refuse_io_if_syncs_fail(&self) -> std::io::Result<()> {
+        if self.failing_syncs.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(5));
         }
         Ok(())
     }
@@ -133,6 +149,9 @@ impl StorageBackend for FaultyBackend {
 
     fn sync_data(&self) -> Result<(), BackendError> {
         self.switches.refuse_if_full()?;
+        self.switches
+            .refuse_io_if_syncs_fail()
+            .map_err(BackendError::Io)?;
         self.switches.sync(|| self.inner.sync_data())
     }
 
@@ -207,6 +226,7 @@ impl LogFile for FaultyLog {
 
     fn sync_data(&self) -> std::io::Result<()> {
         self.switches.refuse_io_if_full()?;
+        self.switches.refuse_io_if_syncs_fail()?;
         self.switches.sync(|| LogFile::sync_data(&self.file))
     }
 

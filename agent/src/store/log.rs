@@ -764,33 +764,6 @@ mod tests {
         );
     }
 
-    /// A log file whose syncs fail on demand (the data is written).
-    struct FlakySync {
-        file: std::fs::File,
-        fail: std::sync::atomic::AtomicBool,
-    }
-
-    impl LogFile for FlakySync {
-        fn len(&self) -> io::Result<u64> {
-            LogFile::len(&self.file)
-        }
-        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-            LogFile::read_exact_at(&self.file, buf, offset)
-        }
-        fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
-            LogFile::write_all_at(&self.file, data, offset)
-        }
-        fn sync_data(&self) -> io::Result<()> {
-            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(io::Error::other("sync refused"));
-            }
-            LogFile::sync_data(&self.file)
-        }
-        fn set_len(&self, len: u64) -> io::Result<()> {
-            LogFile::set_len(&self.file, len)
-        }
-    }
-
     /// Found by review: a failed append leaves a whole, unacknowledged
     /// record; if the emptying after a fold is not synced either and a new
     /// record went at offset 0, a power cut could bring the old bytes back
@@ -800,12 +773,10 @@ mod tests {
     fn no_record_is_appended_before_an_unsynced_cut_is_synced() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("t.intake-log");
-        let flaky = Arc::new(FlakySync {
-            file: open_file(&path).expect("log file"),
-            fail: std::sync::atomic::AtomicBool::new(false),
-        });
-        let file: Arc<dyn LogFile> = flaky.clone();
-        let fail = |on: bool| flaky.fail.store(on, std::sync::atomic::Ordering::SeqCst);
+        let switches = Arc::new(crate::store::faults::FaultSwitches::default());
+        let faulty = crate::store::faults::FaultyLog::open(&path, switches.clone());
+        let file: Arc<dyn LogFile> = Arc::new(faulty.expect("log file"));
+        let fail = |on: bool| switches.set_failing_syncs(on);
         let mut log = Log::open(file.clone(), "t", 0, 1).expect("open");
         append(&mut log, &[doc(1, "T1")]);
         let range = log.fold_range().expect("range");

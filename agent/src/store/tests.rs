@@ -16,6 +16,23 @@ fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(&dir.path().join("relais.redb")).expect("open store")
 }
 
+/// Takes in tickets (revision 1) and queues them for the ERP; their ids.
+fn queued_for_the_erp(store: &Store, numbers: &[&str]) -> Vec<u64> {
+    let tickets = numbers.iter().map(|n| ticket(n, "1")).collect();
+    store.intake(tickets).expect("intake");
+    let ids: Vec<u64> = store
+        .in_state(State::Stored, 10)
+        .expect("list")
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let queue = ids
+        .iter()
+        .map(|&id| Transition::to(id, State::Queued(Dest::Erp), "mapped"));
+    store.apply(queue.collect()).expect("queue");
+    ids
+}
+
 #[test]
 fn a_document_taken_in_twice_is_stored_once() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -84,19 +101,7 @@ fn a_new_revision_supersedes_one_not_yet_delivered() {
 fn every_transition_leaves_an_audit_entry_and_moves_the_queue() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open(&dir);
-    store
-        .intake(vec![ticket("T1", "1"), ticket("T2", "1")])
-        .expect("intake");
-    let ids: Vec<u64> = store
-        .in_state(State::Stored, 10)
-        .expect("list")
-        .iter()
-        .map(|m| m.id)
-        .collect();
-    let queue = ids
-        .iter()
-        .map(|&id| Transition::to(id, State::Queued(Dest::Erp), "mapped"));
-    store.apply(queue.collect()).expect("queue");
+    let ids = queued_for_the_erp(&store, &["T1", "T2"]);
     let batch = store
         .create_batch(Dest::Erp, &ids, |n| format!("B{n:06}.csv"))
         .expect("batch");
@@ -385,23 +390,7 @@ fn a_store_without_the_indexes_gets_them_at_opening() {
     let path = dir.path().join("relais.redb");
     let open_batch = {
         let store = open(&dir);
-        store
-            .intake(vec![
-                ticket("T1", "1"),
-                ticket("T2", "1"),
-                ticket("T3", "1"),
-            ])
-            .expect("intake");
-        let ids: Vec<u64> = store
-            .in_state(State::Stored, 10)
-            .expect("list")
-            .iter()
-            .map(|m| m.id)
-            .collect();
-        let queue = ids
-            .iter()
-            .map(|&id| Transition::to(id, State::Queued(Dest::Erp), "mapped"));
-        store.apply(queue.collect()).expect("queue");
+        let ids = queued_for_the_erp(&store, &["T1", "T2", "T3"]);
         let done = store
             .create_batch(Dest::Erp, &ids[..1], |n| format!("B{n:06}.csv"))
             .expect("batch");

@@ -68,3 +68,24 @@ pub fn state_count(status: &serde_json::Value, label: &str) -> u64 {
         .and_then(|s| s[1].as_u64())
         .unwrap_or(0)
 }
+
+/// Writes, under `work`, what the daemon needs to reach the sandbox shop:
+/// its CA (`shop-ca.pem`) and the API credentials, readable by the owner
+/// only (`shop-credentials.toml`). Returns both paths.
+pub fn shop_files(work: &Path, shop: &sandbox_shop::RunningShop) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let ca = work.join("shop-ca.pem");
+    std::fs::write(&ca, shop.ca_cert_pem()).expect("ca");
+    let creds = work.join("shop-credentials.toml");
+    std::fs::write(
+        &creds,
+        format!(
+            "key = \"{}\"\nsecret = \"{}\"\n",
+            sandbox_shop::DEFAULT_CONSUMER_KEY,
+            sandbox_shop::DEFAULT_CONSUMER_SECRET
+        ),
+    )
+    .expect("credentials");
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    (ca, creds)
+}
