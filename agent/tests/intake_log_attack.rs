@@ -506,7 +506,7 @@ fn a_bad_record_in_the_middle_stops_the_opening_instead_of_cutting() {
         let record =
             log::encode(the_log.next_seq, Timestamp::UNIX_EPOCH, &[logged]).expect("encode");
         the_log
-            .append(&record, vec![(log::dedup_key(&ticket(name)), id)])
+            .append(&record, vec![(relais::store::dedup_key(&ticket(name)), id)])
             .expect("append (synced: acknowledged)");
         ends.push(file.len().expect("len"));
     }

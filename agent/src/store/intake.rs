@@ -177,7 +177,7 @@ impl Core {
         let mut batch: HashMap<String, u64> = HashMap::with_capacity(docs.len());
         let mut next_id = log.next_id.max(tables_next);
         for doc in docs {
-            let key = log::dedup_key(&doc);
+            let key = super::dedup_key(&doc);
             let known = match batch.get(&key).copied().or_else(|| log.pending_id(&key)) {
                 Some(id) => Some(id),
                 None => dedup

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::Intake;
+use super::{dedup_key, Intake};
 
 const MAGIC: [u8; 4] = *b"RLG1";
 const HEADER: usize = 4 + 4 + 4 + 8;
@@ -319,19 +319,6 @@ pub fn read_at(
         docs: payload.docs,
         end,
     }))
-}
-
-/// The dedup key of a document: `kind:external id:revision`.
-pub fn dedup_key(doc: &Intake) -> String {
-    let name = doc.kind.name();
-    let mut key =
-        String::with_capacity(name.len() + doc.external_id.len() + doc.revision.len() + 2);
-    key.push_str(name);
-    key.push(':');
-    key.push_str(&doc.external_id);
-    key.push(':');
-    key.push_str(&doc.revision);
-    key
 }
 
 /// The log's state: its file, where the good records end, what is not yet

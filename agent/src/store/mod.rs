@@ -294,6 +294,33 @@ fn db<E: Into<redb::Error>>(action: &'static str) -> impl FnOnce(E) -> StoreErro
     }
 }
 
+/// A document's identity at its source, `kind:external id`: the key of
+/// the `latest` table (built without the formatting machinery: it is on
+/// the intake's hot path).
+fn identity_key(kind: Kind, external_id: &str) -> String {
+    let name = kind.name();
+    let mut key = String::with_capacity(name.len() + 1 + external_id.len());
+    key.push_str(name);
+    key.push(':');
+    key.push_str(external_id);
+    key
+}
+
+/// One revision of an identity, `kind:external id:revision`: the key of
+/// the `dedup` table, and of the intake log's documents not yet folded.
+fn revision_key(identity: &str, revision: &str) -> String {
+    let mut key = String::with_capacity(identity.len() + 1 + revision.len());
+    key.push_str(identity);
+    key.push(':');
+    key.push_str(revision);
+    key
+}
+
+/// The dedup key of a document offered to the store.
+pub fn dedup_key(doc: &Intake) -> String {
+    revision_key(&identity_key(doc.kind, &doc.external_id), &doc.revision)
+}
+
 fn codec(action: &'static str) -> impl FnOnce(CodecError) -> StoreError {
     move |source| StoreError::Codec { action, source }
 }

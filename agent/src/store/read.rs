@@ -126,7 +126,7 @@ impl Store {
         self.core.fresh();
         let tx = self.core.database()?.begin_read().map_err(db("read"))?;
         let latest = tx.open_table(LATEST).map_err(db("read"))?;
-        let key = format!("{}:{external_id}", kind.name());
+        let key = super::identity_key(kind, external_id);
         let Some(id) = latest
             .get(key.as_str())
             .map_err(db("read"))?

@@ -6,10 +6,10 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::log::{self, FoldRange, LogFile};
 use super::{
-    codec, db, decode, encode, AuditEntry, Batch, DocMeta, Intake, IntakeOutcome, State,
-    StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP, DOCUMENTS,
-    INDEXED_BATCHES, INDEXED_DOCS, LATEST, MAPPED, NEXT_BATCH, NEXT_DOC, OPEN_BATCHES, RECEIVED,
-    STATES,
+    codec, db, decode, encode, identity_key, revision_key, AuditEntry, Batch, DocMeta, Intake,
+    IntakeOutcome, State, StoreError, Transition, AUDIT, BATCHES, BODIES, COUNTERS, CURSORS, DEDUP,
+    DOCUMENTS, INDEXED_BATCHES, INDEXED_DOCS, LATEST, MAPPED, NEXT_BATCH, NEXT_DOC, OPEN_BATCHES,
+    RECEIVED, STATES,
 };
 
 /// The open tables of one write transaction.
@@ -252,11 +252,8 @@ impl<'t> Tables<'t> {
         id: u64,
         now: Timestamp,
     ) -> Result<IntakeOutcome, StoreError> {
-        let identity = identity_of(doc.kind, &doc.external_id);
-        let mut dedup_key = String::with_capacity(identity.len() + 1 + doc.revision.len());
-        dedup_key.push_str(&identity);
-        dedup_key.push(':');
-        dedup_key.push_str(&doc.revision);
+        let identity = identity_key(doc.kind, &doc.external_id);
+        let dedup_key = revision_key(&identity, &doc.revision);
         if let Some(id) = self.dedup.get(dedup_key.as_str()).map_err(db("intake"))? {
             return Ok(IntakeOutcome::Duplicate(id.value()));
         }
@@ -393,8 +390,8 @@ impl<'t> Tables<'t> {
     /// Removes a document and everything kept about it (a delivered
     /// telemetry snapshot past its keeping time).
     pub(super) fn remove(&mut self, meta: &DocMeta) -> Result<(), StoreError> {
-        let identity = format!("{}:{}", meta.kind.name(), meta.external_id);
-        let dedup_key = format!("{identity}:{}", meta.revision);
+        let identity = identity_key(meta.kind, &meta.external_id);
+        let dedup_key = revision_key(&identity, &meta.revision);
         self.documents.remove(meta.id).map_err(db("remove"))?;
         self.received
             .remove((meta.received_at.as_second(), meta.id))
@@ -422,15 +419,4 @@ impl<'t> Tables<'t> {
             .map_err(db("remove"))?;
         Ok(())
     }
-}
-
-/// `kind:external_id`, the key of a document's latest revision (built
-/// without the formatting machinery: it is on the intake's hot path).
-fn identity_of(kind: super::Kind, external_id: &str) -> String {
-    let name = kind.name();
-    let mut key = String::with_capacity(name.len() + 1 + external_id.len());
-    key.push_str(name);
-    key.push(':');
-    key.push_str(external_id);
-    key
 }
