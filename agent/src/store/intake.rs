@@ -215,8 +215,7 @@ impl Core {
         };
         let (mut stored, next_id) = self.commit("checkpoint", |w| w.fold(&*file, &label, range))?;
         let mut log = lock(&shared.log);
-        log.next_id = log.next_id.max(next_id);
-        log.folded(range);
+        log.folded(range, next_id);
         // Intake that raced every checkpoint would keep the file from ever
         // being emptied: past COMPACT_BYTES of folded records, the rest is
         // folded with intake held (a few records: one short commit).
@@ -225,8 +224,7 @@ impl Core {
                 // The first fold stands whatever happens to this one.
                 match self.commit("checkpoint", |w| w.fold(&*file, &label, rest)) {
                     Ok((more, next_id)) => {
-                        log.next_id = log.next_id.max(next_id);
-                        log.folded(rest);
+                        log.folded(rest, next_id);
                         stored += more;
                     }
                     Err(e) => tracing::warn!(error = %e,
@@ -267,8 +265,7 @@ impl Core {
             let (_, next_id) = self
                 .commit("checkpoint", |w| w.fold(&*file, &label, range))
                 .map_err(|e| e.during(action))?;
-            log.next_id = log.next_id.max(next_id);
-            log.folded(range);
+            log.folded(range, next_id);
             shared.pending.store(log.pending(), Ordering::SeqCst);
         }
         let mut next_id = log.next_id;

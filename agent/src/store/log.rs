@@ -583,9 +583,11 @@ impl Log {
         &self.label
     }
 
-    /// Records that `range` is in the tables (its commit returned). When
-    /// nothing was appended meanwhile the file is emptied.
-    pub fn folded(&mut self, range: FoldRange) {
+    /// Records that `range` is in the tables (its commit returned), and
+    /// the next id free after that fold (which may have given ids anew).
+    /// When nothing was appended meanwhile the file is emptied.
+    pub fn folded(&mut self, range: FoldRange, next_id: u64) {
+        self.next_id = self.next_id.max(next_id);
         self.pending.retain(|_, &mut (_, seq)| seq > range.upto_seq);
         self.folded_to = self.folded_to.max(range.to);
         if self.len != range.to {
@@ -771,7 +773,7 @@ mod tests {
         let record =
             encode(log.next_seq, Timestamp::UNIX_EPOCH, &[doc(2, "UNACKED")]).expect("encode");
         assert!(log.append(&record, Vec::new()).is_err(), "its sync failed");
-        log.folded(range); // emptied, but the sync of the cut fails too
+        log.folded(range, 0); // emptied, but the sync of the cut fails too
         let next = encode(log.next_seq, Timestamp::UNIX_EPOCH, &[doc(2, "T2")]).expect("encode");
         assert!(
             log.append(&next, Vec::new()).is_err(),
@@ -792,12 +794,12 @@ mod tests {
         append(&mut log, &[doc(1, "T1")]);
         let first = log.fold_range().expect("range");
         append(&mut log, &[doc(2, "T2")]);
-        log.folded(first);
+        log.folded(first, 0);
         assert_eq!(log.pending(), 1, "T2 came after the checkpoint began");
         assert!(file.len().expect("len") > 0);
         let second = log.fold_range().expect("range");
         assert_eq!(second.from, first.to);
-        log.folded(second);
+        log.folded(second, 0);
         assert_eq!((log.pending(), file.len().expect("len")), (0, 0));
         assert_eq!(log.next_seq, 3, "sequence numbers go on after emptying");
     }
