@@ -183,6 +183,7 @@ pub fn find(store: &Store, id: &str) -> Result<Vec<DocMeta>, StoreError> {
         Kind::Ticket,
         Kind::Invoice,
         Kind::InvoiceExport,
+        Kind::Amendment,
     ] {
         if let Some(meta) = store.find(kind, id)? {
             if !found.iter().any(|m| m.id == meta.id) {
@@ -305,26 +306,41 @@ pub fn execute(store: &Store, request: &Request) -> Answer {
         Request::Status => status(store).map(Answer::Status),
         Request::Trace { id } => trace(store, id).map(Answer::Traces),
         Request::QuarantineList => quarantine_list(store).map(Answer::Quarantine),
-        Request::Release { id } => release(store, id.as_deref()).map(Answer::Released),
+        Request::Release { id } => release(store, id.as_deref()),
     };
     answer.unwrap_or_else(|e| Answer::Failed(e.to_string()))
 }
 
 /// Releases the documents matching `id`, or all quarantined ones, and
 /// names those released. A released document is decided again from its
-/// stored body, by the rules in force now.
-pub fn release(store: &Store, id: Option<&str>) -> Result<Vec<String>, StoreError> {
+/// stored body, by the rules in force now. An `id` that names no document,
+/// or none that is quarantined or held, is a failure that says so (an
+/// operator's typo must not read as done).
+pub fn release(store: &Store, id: Option<&str>) -> Result<Answer, StoreError> {
     let targets = match id {
         None => quarantine_list(store)?,
         Some(id) => find(store, id)?,
     };
+    if let (Some(id), true) = (id, targets.is_empty()) {
+        return Ok(Answer::Failed(format!("no document {id:?} in the store")));
+    }
     let mut released = Vec::new();
+    let mut left = Vec::new();
     for doc in targets {
+        let name = format!("{} {}", doc.kind.name(), doc.external_id);
         if store.release(doc.id, "operator")? {
-            released.push(format!("{} {}", doc.kind.name(), doc.external_id));
+            released.push(name);
+        } else {
+            left.push(format!("{name} is {}", doc.state.label()));
         }
     }
-    Ok(released)
+    if id.is_some() && released.is_empty() {
+        return Ok(Answer::Failed(format!(
+            "nothing released: {}; only a quarantined or held document can be",
+            left.join(", ")
+        )));
+    }
+    Ok(Answer::Released(released))
 }
 
 /// Text rendering of any answer.
@@ -377,6 +393,53 @@ mod tests {
         assert_eq!(
             render(&Answer::Released(vec!["order 383124".into()])),
             "released 1 document(s): order 383124\n"
+        );
+    }
+    fn intake(kind: Kind, external_id: &str) -> crate::store::Intake {
+        crate::store::Intake {
+            kind,
+            external_id: external_id.to_string(),
+            revision: "1".to_string(),
+            day: jiff::civil::date(2026, 12, 2),
+            amount: Decimal::ZERO,
+            body: b"{}".to_vec(),
+            parent: None,
+        }
+    }
+
+    #[test]
+    fn a_credit_note_is_found_by_its_reference() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("relais.redb")).expect("store");
+        store
+            .intake(vec![intake(Kind::Amendment, "383060-AV1")])
+            .expect("intake");
+        let found = find(&store, "383060-AV1").expect("find");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, Kind::Amendment);
+    }
+
+    #[test]
+    fn releasing_an_unknown_or_unreleasable_id_fails_and_says_why() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("relais.redb")).expect("store");
+        store
+            .intake(vec![intake(Kind::Ticket, "T1")])
+            .expect("intake");
+        let unknown = release(&store, Some("424242")).expect("release");
+        assert!(
+            matches!(&unknown, Answer::Failed(m) if m.contains("no document \"424242\"")),
+            "{unknown:?}"
+        );
+        let stored = release(&store, Some("T1")).expect("release");
+        assert!(
+            matches!(&stored, Answer::Failed(m) if m.contains("ticket T1 is stored")),
+            "{stored:?}"
+        );
+        let all = release(&store, None).expect("release all");
+        assert!(
+            matches!(&all, Answer::Released(r) if r.is_empty()),
+            "{all:?}"
         );
     }
 }
